@@ -1,0 +1,29 @@
+// Package replay is ctlimits' model of Let's Encrypt's certificate rate
+// limits: given certificate orders in time order, it decides which would have
+// been issued as new certificates, which as renewals, and which would have
+// been limited, exactly as Boulder (Let's Encrypt's CA software) decides.
+//
+// The model follows Boulder's ratelimits package and its callers in the WFE
+// and RA (see docs/semantics.md for every rule and its source):
+//
+//   - Each limit is a GCRA token bucket (gcra.go): one stored "theoretical
+//     arrival time" (TAT) per bucket, integer nanoseconds, no bucket = full.
+//   - At new-order time one batch checks CertificatesPerDomain for each
+//     registered domain (unless the order renews an exact set issued in the
+//     last 120 days) and CertificatesPerFQDNSet for the exact set; a denied
+//     batch stores nothing (replayer.go).
+//   - An issued certificate spends the same buckets, spend-only: a bucket
+//     without capacity is left as it is, never pushed below empty.
+//   - Policies (policy.go) bundle limits and rules: the current production
+//     and staging limits, the sliding-window limits of 2018 and 2019
+//     (legacy.go), and Boulder-format YAML defaults and overrides.
+//
+// The package is pure: time comes from the orders, never from a clock, and
+// it does no I/O. A Replayer is not safe for concurrent use; orders whose
+// registered domains never meet in one certificate are independent, so a
+// caller may replay such partitions on separate Replayers in parallel.
+//
+// Memory grows with the buckets that are not full and with the exact sets
+// issued inside the renewal window, not with history: a bucket whose TAT has
+// passed is indistinguishable from no bucket, and is dropped.
+package replay
