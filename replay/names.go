@@ -1,0 +1,231 @@
+package replay
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"golang.org/x/net/publicsuffix"
+)
+
+// Identifier normalization follows Boulder's identifier.Normalize and
+// core.HashIdentifiers; registered domains follow ratelimits'
+// coveringIdentifier. See docs/semantics.md.
+
+// SetHash is the SHA-256 of an order's normalized names joined by ",": the
+// CertificatesPerFQDNSet bucket key and the renewal lookup key.
+type SetHash [sha256.Size]byte
+
+func (h SetHash) String() string { return hex.EncodeToString(h[:]) }
+
+// HashNames returns the SetHash of names that are already normalized (see
+// NormalizeNames).
+func HashNames(names []string) SetHash {
+	h := sha256.New()
+	for i, n := range names {
+		if i > 0 {
+			h.Write([]byte{','})
+		}
+		h.Write([]byte(n))
+	}
+	var out SetHash
+	h.Sum(out[:0])
+	return out
+}
+
+// ErrBadName is wrapped by every error about a malformed identifier.
+var ErrBadName = errors.New("malformed name")
+
+// ident is one normalized identifier.
+type ident struct {
+	value string
+	ip    bool
+}
+
+// normalizeName lowercases a DNS name and strips one trailing dot, or
+// canonicalizes an IP address (RFC 5952 for IPv6, no zone). Wildcards stay
+// verbatim: "*.example.com" and "example.com" are different names.
+func normalizeName(raw string) (ident, error) {
+	if addr, err := netip.ParseAddr(raw); err == nil {
+		return ident{value: addr.WithZone("").String(), ip: true}, nil
+	}
+	name := strings.TrimSuffix(raw, ".")
+	if name == "" {
+		return ident{}, fmt.Errorf("%w: empty name %q", ErrBadName, raw)
+	}
+	if len(name) > 253 {
+		return ident{}, fmt.Errorf("%w: %q is longer than 253 characters", ErrBadName, raw)
+	}
+	lower := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c <= ' ' || c == 0x7f:
+			return ident{}, fmt.Errorf("%w: %q has a space or control character at byte %d", ErrBadName, raw, i)
+		case c == ',':
+			// A comma would make two different sets hash alike.
+			return ident{}, fmt.Errorf("%w: %q has a comma", ErrBadName, raw)
+		case c == ':' || c == '/':
+			return ident{}, fmt.Errorf("%w: %q is neither a DNS name nor an IP address", ErrBadName, raw)
+		case c == '.' && (i == 0 || name[i-1] == '.'):
+			return ident{}, fmt.Errorf("%w: %q has an empty label", ErrBadName, raw)
+		case 'A' <= c && c <= 'Z':
+			lower = false
+		}
+	}
+	if !lower {
+		name = strings.ToLower(name)
+	}
+	return ident{value: name}, nil
+}
+
+// compareIdent orders DNS names before IP addresses, then bytewise, as
+// Boulder's identifier.Normalize does.
+func compareIdent(a, b ident) int {
+	if a.ip != b.ip {
+		if a.ip {
+			return 1
+		}
+		return -1
+	}
+	return strings.Compare(a.value, b.value)
+}
+
+// NormalizeNames returns the order's identifiers lowercased, with one
+// trailing dot stripped, deduplicated and sorted (DNS names before IP
+// addresses, then bytewise). An empty set or a malformed name is an error.
+func NormalizeNames(names []string) ([]string, error) {
+	var n Namer
+	p, err := n.prepare(names)
+	if err != nil {
+		return nil, err
+	}
+	return p.names, nil
+}
+
+// RegisteredDomain returns the CertificatesPerDomain key of one identifier:
+// the eTLD+1 under the Public Suffix List including its private section
+// ("foo.github.io"), the name itself when it is a public suffix ("co.uk"),
+// "a.b.c.d/32" for an IPv4 address and the covering /64 for IPv6.
+func RegisteredDomain(name string) (string, error) {
+	id, err := normalizeName(name)
+	if err != nil {
+		return "", err
+	}
+	return registeredDomain(id)
+}
+
+func registeredDomain(id ident) (string, error) {
+	if id.ip {
+		addr, err := netip.ParseAddr(id.value)
+		if err != nil {
+			return "", fmt.Errorf("%w: %v", ErrBadName, err)
+		}
+		bits := 64
+		if addr.Is4() {
+			bits = 32
+		}
+		p, err := addr.Prefix(bits)
+		if err != nil {
+			return "", fmt.Errorf("%w: %v", ErrBadName, err)
+		}
+		return p.String(), nil
+	}
+	d, err := publicsuffix.EffectiveTLDPlusOne(id.value)
+	if err != nil {
+		// Boulder keys a name that is itself a public suffix by the name.
+		if ps, _ := publicsuffix.PublicSuffix(id.value); ps == id.value {
+			return id.value, nil
+		}
+		return "", fmt.Errorf("%w: %q has no registered domain: %v", ErrBadName, id.value, err)
+	}
+	return d, nil
+}
+
+// Namer normalizes orders and caches registered-domain lookups, which are
+// the costly part. The zero Namer is ready to use; it is not safe for
+// concurrent use (give each goroutine its own).
+type Namer struct {
+	cache map[string]string
+	ids   []ident
+}
+
+// maxNamerCache bounds the registered-domain cache; past it the cache starts
+// over, which costs only lookups.
+const maxNamerCache = 1 << 20
+
+type preparedNames struct {
+	names   []string
+	ip      []bool
+	domains []string
+	hash    SetHash
+}
+
+func (n *Namer) prepare(raw []string) (preparedNames, error) {
+	if len(raw) == 0 {
+		return preparedNames{}, fmt.Errorf("%w: the order has no names", ErrBadName)
+	}
+	ids := n.ids[:0]
+	for _, r := range raw {
+		id, err := normalizeName(r)
+		if err != nil {
+			return preparedNames{}, err
+		}
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, compareIdent)
+	ids = slices.Compact(ids)
+	n.ids = ids
+
+	p := preparedNames{names: make([]string, len(ids))}
+	hasIP := false
+	for i, id := range ids {
+		p.names[i] = id.value
+		hasIP = hasIP || id.ip
+	}
+	if hasIP {
+		p.ip = make([]bool, len(ids))
+		for i, id := range ids {
+			p.ip[i] = id.ip
+		}
+	}
+	p.hash = HashNames(p.names)
+
+	domains := make([]string, 0, 1)
+	for _, id := range ids {
+		d, err := n.domainOf(id)
+		if err != nil {
+			return preparedNames{}, err
+		}
+		if !slices.Contains(domains, d) {
+			domains = append(domains, d)
+		}
+	}
+	// Boulder's coveringIdentifiers sorts the keys bytewise; the order of
+	// the per-domain checks decides which denial is reported on a tie.
+	slices.Sort(domains)
+	p.domains = domains
+	return p, nil
+}
+
+func (n *Namer) domainOf(id ident) (string, error) {
+	if id.ip {
+		return registeredDomain(id)
+	}
+	if d, ok := n.cache[id.value]; ok {
+		return d, nil
+	}
+	d, err := registeredDomain(id)
+	if err != nil {
+		return "", err
+	}
+	if n.cache == nil || len(n.cache) >= maxNamerCache {
+		n.cache = make(map[string]string, 1024)
+	}
+	n.cache[id.value] = d
+	return d, nil
+}
