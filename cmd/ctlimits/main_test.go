@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// run runs ctlimits in-process and returns its exit status and streams.
+func run(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := runMain(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Fatalf("output differs from %s (go test -update rewrites it):\n%s", path, got)
+	}
+}
+
+func TestUnknownCommandIsAUsageError(t *testing.T) {
+	code, _, stderr := run(t, "", "frobnicate")
+	if code != exitUsage || !strings.Contains(stderr, `unknown command "frobnicate"`) {
+		t.Fatalf("code %d stderr %q", code, stderr)
+	}
+}
+
+func TestHelpListsCommands(t *testing.T) {
+	code, stdout, _ := run(t, "", "--help")
+	if code != exitOK || !strings.Contains(stdout, "replay") {
+		t.Fatalf("code %d stdout %q", code, stdout)
+	}
+}
+
+func TestEnvironmentSetsFlagsAndCommandLineWins(t *testing.T) {
+	t.Setenv("CTLIMITS_POLICY", "no-such-policy")
+	code, _, stderr := run(t, "", "replay", "--orders", "../../testdata/orders/sample.jsonl")
+	if code != exitUsage || !strings.Contains(stderr, `unknown policy "no-such-policy"`) {
+		t.Fatalf("code %d stderr %q", code, stderr)
+	}
+	code, _, stderr = run(t, "", "replay", "--orders", "../../testdata/orders/sample.jsonl", "--policy", "letsencrypt")
+	if code != exitOK {
+		t.Fatalf("code %d stderr %q", code, stderr)
+	}
+}

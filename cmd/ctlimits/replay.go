@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ctlimits/ctlimits/replay"
+	"github.com/ctlimits/ctlimits/replay/orderio"
+)
+
+func init() {
+	register(&command{
+		name:    "replay",
+		summary: "Replay orders through Let's Encrypt's rate limits and write one decision per order",
+		usage:   "--orders FILE [--policy NAME] [--limits FILE] [--overrides FILE] [--format table|jsonl|csv|parquet] [--out FILE]",
+		setup: func(fs *pflag.FlagSet) {
+			fs.String("orders", "", "orders file: .jsonl, .csv or .parquet (\"-\" reads JSON lines from stdin)")
+			addPolicyFlags(fs)
+			fs.String("format", "table", "output format: "+strings.Join(orderio.OutputFormats, ", "))
+			fs.StringP("out", "o", "", "write decisions to this file, atomically (default: stdout)")
+			fs.Bool("sort", false, "sort orders by issued_at before replaying (otherwise out-of-order input is an error)")
+			fs.BoolP("quiet", "q", false, "print no summary on stderr")
+		},
+		run: runReplay,
+	})
+}
+
+// addPolicyFlags defines the flags that choose the rules; replay, report
+// and run share them.
+func addPolicyFlags(fs *pflag.FlagSet) {
+	fs.String("policy", "letsencrypt", "rules to replay under: "+strings.Join(replay.PolicyNames(), ", "))
+	fs.String("limits", "", "Boulder-format defaults YAML replacing the policy's limits")
+	fs.String("overrides", "", "Boulder-format overrides YAML (CertificatesPerDomain, CertificatesPerFQDNSet, ...)")
+	fs.Bool("assume-ari", false, "treat an order sharing a name with a live certificate, inside its ARI renewal window, as an ARI replacement (exempt from checks)")
+}
+
+// policyFromFlags builds the policy the flags describe.
+func policyFromFlags(fs *pflag.FlagSet) (*replay.Policy, error) {
+	name, _ := fs.GetString("policy")
+	p, err := replay.LookupPolicy(name)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if path, _ := fs.GetString("limits"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read limits: %w", err)
+		}
+		limits, err := replay.ParseLimits(data, path)
+		if err != nil {
+			return nil, err
+		}
+		p.Limits = limits
+		p.Name += "+limits"
+	}
+	if path, _ := fs.GetString("overrides"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read overrides: %w", err)
+		}
+		if err := p.ParseOverrides(data, path); err != nil {
+			return nil, err
+		}
+	}
+	p.AssumeARI, _ = fs.GetBool("assume-ari")
+	return p, nil
+}
+
+func runReplay(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := env.fs
+	if len(args) > 0 {
+		return usagef("unexpected argument %q", args[0])
+	}
+	ordersPath, _ := fs.GetString("orders")
+	if ordersPath == "" {
+		return usagef("--orders FILE is required")
+	}
+	format, _ := fs.GetString("format")
+	if !slices.Contains(orderio.OutputFormats, format) {
+		return usagef("unknown --format %q; choose one of %s", format, strings.Join(orderio.OutputFormats, ", "))
+	}
+	outPath, _ := fs.GetString("out")
+	sortIn, _ := fs.GetBool("sort")
+	quiet, _ := fs.GetBool("quiet")
+	p, err := policyFromFlags(fs)
+	if err != nil {
+		return err
+	}
+	in, err := orderio.Open(ordersPath, env.stdin)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+
+	start := time.Now()
+	var counts orderio.Counts
+	err = writeOutput(outPath, env.stdout, func(w io.Writer) error {
+		out, err := orderio.NewWriter(format, w)
+		if err != nil {
+			return err
+		}
+		counts, err = orderio.Stream(ctx, in, p, out, orderio.Options{Sort: sortIn})
+		if err != nil {
+			return err
+		}
+		return out.Close()
+	})
+	if err != nil {
+		return err
+	}
+	if !quiet && (outPath != "" || format != "table") {
+		dest := outPath
+		if dest == "" {
+			dest = "stdout"
+		}
+		fmt.Fprintf(env.stderr, "ctlimits replay: %s under %s -> %s (%s)\n", counts, p.Name, dest, time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// writeOutput runs write against path atomically (a temporary file in the
+// same directory, synced, then renamed over path), or against stdout when
+// path is empty or "-". On error the temporary file is removed, so nothing
+// partial is ever left at path.
+func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) error {
+	if path == "" || path == "-" {
+		return write(stdout)
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("couldn't create output in %s: %w", dir, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := write(tmp); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	ok = true
+	return nil
+}

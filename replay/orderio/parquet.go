@@ -1,0 +1,257 @@
+package orderio
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet/file"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+
+	"github.com/ctlimits/ctlimits/replay"
+)
+
+// parquetReader reads orders from a Parquet file with the columns
+// issued_at, names and optionally not_before, not_after and account.
+// Times may be timestamps (any unit) or RFC 3339 strings; names a list of
+// strings or one space-separated string.
+type parquetReader struct {
+	name string
+	pf   *file.Reader
+	rr   pqarrow.RecordReader
+	cols map[string]int // column name -> index in the record
+
+	rec  arrow.Record
+	pos  int   // next row in rec
+	row  int64 // rows consumed before rec
+	done bool
+}
+
+const parquetBatch = 64 << 10
+
+var orderColumns = []string{"issued_at", "names", "not_before", "not_after", "account"}
+
+func openParquet(path string) (*parquetReader, error) {
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't open %s as Parquet: %w", path, err)
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: parquetBatch}, memory.DefaultAllocator)
+	if err != nil {
+		pf.Close()
+		return nil, fmt.Errorf("couldn't read %s: %w", path, err)
+	}
+	sc, err := fr.Schema()
+	if err != nil {
+		pf.Close()
+		return nil, fmt.Errorf("couldn't read the schema of %s: %w", path, err)
+	}
+	var indices []int
+	cols := map[string]int{}
+	for _, c := range orderColumns {
+		idx := sc.FieldIndices(c)
+		if len(idx) == 0 {
+			if c == "issued_at" || c == "names" {
+				pf.Close()
+				return nil, fmt.Errorf("%s: no %q column; an orders file has issued_at, names and optionally not_before, not_after, account", path, c)
+			}
+			continue
+		}
+		if err := checkParquetType(c, sc.Field(idx[0]).Type); err != nil {
+			pf.Close()
+			return nil, fmt.Errorf("%s: column %s: %w", path, c, err)
+		}
+		cols[c] = len(indices)
+		indices = append(indices, idx[0])
+	}
+	rr, err := fr.GetRecordReader(context.Background(), indices, nil)
+	if err != nil {
+		pf.Close()
+		return nil, fmt.Errorf("couldn't read %s: %w", path, err)
+	}
+	return &parquetReader{name: path, pf: pf, rr: rr, cols: cols}, nil
+}
+
+func checkParquetType(col string, t arrow.DataType) error {
+	switch col {
+	case "names":
+		switch t := t.(type) {
+		case *arrow.ListType:
+			if isString(t.Elem()) {
+				return nil
+			}
+		case *arrow.LargeListType:
+			if isString(t.Elem()) {
+				return nil
+			}
+		}
+		if isString(t) {
+			return nil
+		}
+		return fmt.Errorf("type %s; want a list of strings", t)
+	case "account":
+		if isString(t) || t.ID() == arrow.INT64 || t.ID() == arrow.INT32 {
+			return nil
+		}
+		return fmt.Errorf("type %s; want a string or an integer", t)
+	default:
+		if t.ID() == arrow.TIMESTAMP || isString(t) {
+			return nil
+		}
+		return fmt.Errorf("type %s; want a timestamp or an RFC 3339 string", t)
+	}
+}
+
+func isString(t arrow.DataType) bool {
+	return t.ID() == arrow.STRING || t.ID() == arrow.LARGE_STRING
+}
+
+func (r *parquetReader) Name() string { return r.name }
+
+func (r *parquetReader) Close() error {
+	if r.rec != nil {
+		r.rec.Release()
+		r.rec = nil
+	}
+	r.rr.Release()
+	return r.pf.Close()
+}
+
+func (r *parquetReader) Read(buf []Record) (int, error) {
+	n := 0
+	for n < len(buf) {
+		if r.rec == nil || r.pos >= int(r.rec.NumRows()) {
+			if r.rec != nil {
+				r.row += r.rec.NumRows()
+				r.rec.Release()
+				r.rec = nil
+			}
+			if r.done || !r.rr.Next() {
+				r.done = true
+				if err := r.rr.Err(); err != nil && err != io.EOF {
+					return n, fmt.Errorf("couldn't read %s after row %d: %w", r.name, r.row, err)
+				}
+				if n == 0 {
+					return 0, io.EOF
+				}
+				return n, nil
+			}
+			r.rec = r.rr.Record()
+			r.rec.Retain()
+			r.pos = 0
+		}
+		for ; n < len(buf) && r.pos < int(r.rec.NumRows()); r.pos, n = r.pos+1, n+1 {
+			line := r.row + int64(r.pos) + 1
+			o, err := r.order(r.pos)
+			if err != nil {
+				return n, &InputError{File: r.name, Line: line, Unit: "row", Err: err}
+			}
+			buf[n] = Record{Order: o, Line: line}
+		}
+	}
+	return n, nil
+}
+
+func (r *parquetReader) column(name string) arrow.Array {
+	i, ok := r.cols[name]
+	if !ok {
+		return nil
+	}
+	return r.rec.Column(i)
+}
+
+func (r *parquetReader) order(i int) (o replay.Order, err error) {
+	if o.IssuedAt, err = timeAt(r.column("issued_at"), i, "issued_at"); err != nil {
+		return o, err
+	}
+	if o.IssuedAt.IsZero() {
+		return o, fmt.Errorf("issued_at is null")
+	}
+	if o.Names, err = namesAt(r.column("names"), i); err != nil {
+		return o, err
+	}
+	if len(o.Names) == 0 {
+		return o, fmt.Errorf("names is empty")
+	}
+	if c := r.column("not_before"); c != nil {
+		if o.NotBefore, err = timeAt(c, i, "not_before"); err != nil {
+			return o, err
+		}
+	}
+	if c := r.column("not_after"); c != nil {
+		if o.NotAfter, err = timeAt(c, i, "not_after"); err != nil {
+			return o, err
+		}
+	}
+	if c := r.column("account"); c != nil && !c.IsNull(i) {
+		switch a := c.(type) {
+		case *array.String:
+			o.Account = a.Value(i)
+		case *array.LargeString:
+			o.Account = a.Value(i)
+		case *array.Int64:
+			o.Account = strconv.FormatInt(a.Value(i), 10)
+		case *array.Int32:
+			o.Account = strconv.FormatInt(int64(a.Value(i)), 10)
+		}
+	}
+	return o, nil
+}
+
+// timeAt reads a timestamp or RFC 3339 string; null is the zero time.
+func timeAt(c arrow.Array, i int, field string) (time.Time, error) {
+	if c.IsNull(i) {
+		return time.Time{}, nil
+	}
+	switch a := c.(type) {
+	case *array.Timestamp:
+		unit := a.DataType().(*arrow.TimestampType).Unit
+		return a.Value(i).ToTime(unit).UTC(), nil
+	case *array.String:
+		return parseTime(field, a.Value(i))
+	case *array.LargeString:
+		return parseTime(field, a.Value(i))
+	}
+	return time.Time{}, fmt.Errorf("%s: unsupported type %s", field, c.DataType())
+}
+
+func namesAt(c arrow.Array, i int) ([]string, error) {
+	if c.IsNull(i) {
+		return nil, nil
+	}
+	var values arrow.Array
+	var start, end int64
+	switch a := c.(type) {
+	case *array.List:
+		start, end = a.ValueOffsets(i)
+		values = a.ListValues()
+	case *array.LargeList:
+		start, end = a.ValueOffsets(i)
+		values = a.ListValues()
+	case *array.String:
+		return strings.Fields(a.Value(i)), nil
+	case *array.LargeString:
+		return strings.Fields(a.Value(i)), nil
+	default:
+		return nil, fmt.Errorf("names: unsupported type %s", c.DataType())
+	}
+	out := make([]string, 0, end-start)
+	for j := start; j < end; j++ {
+		if values.IsNull(int(j)) {
+			continue
+		}
+		switch v := values.(type) {
+		case *array.String:
+			out = append(out, v.Value(int(j)))
+		case *array.LargeString:
+			out = append(out, v.Value(int(j)))
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,140 @@
+package orderio
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet"
+	"github.com/apache/arrow/go/v17/parquet/compress"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+
+	"github.com/ctlimits/ctlimits/replay"
+)
+
+// DecisionSchema is the Parquet schema of decision files; docs/schema.md
+// documents each column.
+var DecisionSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "order", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "issued_at", Type: &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}},
+	{Name: "decision", Type: arrow.BinaryTypes.String},
+	{Name: "limited_by", Type: arrow.ListOf(arrow.BinaryTypes.String)},
+	{Name: "retry_after", Type: &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}, Nullable: true},
+	{Name: "message", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "renewal", Type: arrow.FixedWidthTypes.Boolean},
+	{Name: "ari", Type: arrow.FixedWidthTypes.Boolean},
+	{Name: "names", Type: arrow.ListOf(arrow.BinaryTypes.String)},
+	{Name: "registered_domains", Type: arrow.ListOf(arrow.BinaryTypes.String)},
+	{Name: "fqdn_set_hash", Type: arrow.BinaryTypes.String},
+	{Name: "min_tokens", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: "tokens", Type: arrow.ListOf(arrow.StructOf(
+		arrow.Field{Name: "bucket", Type: arrow.BinaryTypes.String},
+		arrow.Field{Name: "remaining", Type: arrow.PrimitiveTypes.Int64},
+		arrow.Field{Name: "burst", Type: arrow.PrimitiveTypes.Int64},
+	))},
+}, nil)
+
+// rowGroupRows bounds a row group: big enough for zstd and DuckDB scans,
+// small enough to keep the builder's memory modest.
+const rowGroupRows = 128 << 10
+
+type parquetWriter struct {
+	fw *pqarrow.FileWriter
+	b  *array.RecordBuilder
+	n  int
+}
+
+func newParquetWriter(w io.Writer) (*parquetWriter, error) {
+	props := parquet.NewWriterProperties(
+		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithDictionaryDefault(true),
+		parquet.WithMaxRowGroupLength(rowGroupRows),
+		parquet.WithCreatedBy("ctlimits"),
+	)
+	// The Parquet writer closes its sink if it can; the caller owns w.
+	fw, err := pqarrow.NewFileWriter(DecisionSchema, struct{ io.Writer }{w}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		return nil, fmt.Errorf("couldn't start Parquet output: %w", err)
+	}
+	return &parquetWriter{fw: fw, b: array.NewRecordBuilder(memory.DefaultAllocator, DecisionSchema)}, nil
+}
+
+func appendList(lb *array.ListBuilder, ss []string) {
+	lb.Append(true)
+	vb := lb.ValueBuilder().(*array.StringBuilder)
+	for _, s := range ss {
+		vb.Append(s)
+	}
+}
+
+func (p *parquetWriter) Write(r *Row) error {
+	res, pr := r.Result, r.Prepared
+	f := p.b.Fields()
+	f[0].(*array.Int64Builder).Append(r.Order)
+	f[1].(*array.TimestampBuilder).Append(arrow.Timestamp(res.IssuedAt))
+	f[2].(*array.StringBuilder).Append(res.Kind.String())
+	lb := f[3].(*array.ListBuilder)
+	lb.Append(true)
+	for _, d := range res.Denials {
+		lb.ValueBuilder().(*array.StringBuilder).Append(d.Bucket.ID())
+	}
+	if at := res.RetryAfter(); !at.IsZero() {
+		f[4].(*array.TimestampBuilder).Append(arrow.Timestamp(at.UnixNano()))
+		f[5].(*array.StringBuilder).Append(res.Message())
+	} else {
+		f[4].AppendNull()
+		f[5].AppendNull()
+	}
+	f[6].(*array.BooleanBuilder).Append(res.Renewal)
+	f[7].(*array.BooleanBuilder).Append(res.ARI)
+	appendList(f[8].(*array.ListBuilder), pr.Names)
+	appendList(f[9].(*array.ListBuilder), pr.Domains)
+	f[10].(*array.StringBuilder).Append(pr.Set.String())
+	minTok := int64(-1)
+	tb := f[12].(*array.ListBuilder)
+	tb.Append(true)
+	sb := tb.ValueBuilder().(*array.StructBuilder)
+	for _, t := range res.Tokens {
+		sb.Append(true)
+		sb.FieldBuilder(0).(*array.StringBuilder).Append(t.Bucket.ID())
+		sb.FieldBuilder(1).(*array.Int64Builder).Append(t.Remaining)
+		sb.FieldBuilder(2).(*array.Int64Builder).Append(t.Burst)
+		if t.Bucket.Limit == replay.CertificatesPerDomain && (minTok < 0 || t.Remaining < minTok) {
+			minTok = t.Remaining
+		}
+	}
+	if minTok >= 0 {
+		f[11].(*array.Int64Builder).Append(minTok)
+	} else {
+		f[11].AppendNull()
+	}
+	p.n++
+	if p.n >= rowGroupRows {
+		return p.flush()
+	}
+	return nil
+}
+
+func (p *parquetWriter) flush() error {
+	if p.n == 0 {
+		return nil
+	}
+	rec := p.b.NewRecord()
+	defer rec.Release()
+	p.n = 0
+	if err := p.fw.Write(rec); err != nil {
+		return fmt.Errorf("couldn't write Parquet: %w", err)
+	}
+	return nil
+}
+
+func (p *parquetWriter) Close() error {
+	err := p.flush()
+	p.b.Release()
+	if cerr := p.fw.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("couldn't finish Parquet: %w", cerr)
+	}
+	return err
+}

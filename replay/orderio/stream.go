@@ -1,0 +1,246 @@
+package orderio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ctlimits/ctlimits/replay"
+)
+
+// Options tune Stream.
+type Options struct {
+	// Sort reads every order first and replays them in issued_at order
+	// (stable); rows are still written in input order. Without it, an
+	// order earlier than the one before it is an error.
+	Sort bool
+	// Workers prepare orders (normalize names, hash, PSL) in parallel.
+	// Optional; default GOMAXPROCS.
+	Workers int
+	// Progress, if set, is called now and then with the orders done.
+	Progress func(done int64)
+}
+
+// batchSize is the orders handed between pipeline stages at once: large
+// enough to amortize channel costs, small enough to stay in cache.
+const batchSize = 4096
+
+type batch struct {
+	seq      int64
+	first    int64 // input position of recs[0]
+	recs     []Record
+	prepared []replay.Prepared
+	err      error
+}
+
+// Stream replays every order of in under p and writes one row per order to
+// out, in input order. It returns the counts; on error nothing more is
+// written (the caller discards out).
+func Stream(ctx context.Context, in Reader, p *replay.Policy, out Writer, opt Options) (Counts, error) {
+	if opt.Sort {
+		return streamSorted(ctx, in, p, out, opt)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+
+	pool := sync.Pool{New: func() any {
+		return &batch{recs: make([]Record, batchSize), prepared: make([]replay.Prepared, batchSize)}
+	}}
+	toPrepare := make(chan *batch, workers*2)
+	prepared := make(chan *batch, workers*2)
+
+	// Reader: one goroutine, file order.
+	var readErr error
+	go func() {
+		defer close(toPrepare)
+		var seq, pos int64
+		for {
+			b := pool.Get().(*batch)
+			b.recs = b.recs[:batchSize]
+			n, err := in.Read(b.recs)
+			b.recs, b.seq, b.first, b.err = b.recs[:n], seq, pos, nil
+			if err != nil && !errors.Is(err, io.EOF) {
+				b.err = err
+			}
+			if n > 0 || b.err != nil {
+				select {
+				case toPrepare <- b:
+				case <-ctx.Done():
+					return
+				}
+				seq++
+				pos += int64(n)
+			}
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					readErr = err
+				}
+				return
+			}
+		}
+	}()
+
+	// Preparers: independent per order, so any worker takes any batch.
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var namer replay.Namer
+			for b := range toPrepare {
+				b.prepared = b.prepared[:len(b.recs)]
+				for i := range b.recs {
+					pr, err := namer.Prepare(&b.recs[i].Order)
+					if err != nil {
+						b.prepared = b.prepared[:i]
+						b.err = inputErr(in.Name(), b.recs[i].Line, err)
+						break
+					}
+					b.prepared[i] = pr
+				}
+				select {
+				case prepared <- b:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(prepared) }()
+
+	// Decider: restores file order, then decides in sequence.
+	r := replay.NewReplayer(p)
+	var counts Counts
+	var res replay.Result
+	row := Row{Result: &res}
+	pending := map[int64]*batch{}
+	var next int64
+	var prevLine int64
+	var prevAt int64
+	for b := range prepared {
+		pending[b.seq] = b
+		for {
+			b, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			for i := range b.prepared {
+				pr := &b.prepared[i]
+				if err := r.Decide(pr, &res); err != nil {
+					if errors.Is(err, replay.ErrOutOfOrder) {
+						err = fmt.Errorf("issued_at %s is earlier than the order before it (line %d, %s); sort the input by issued_at or pass --sort",
+							fmtTime(pr.IssuedAt), prevLine, fmtTime(prevAt))
+					}
+					return counts, inputErr(in.Name(), b.recs[i].Line, err)
+				}
+				prevLine, prevAt = b.recs[i].Line, pr.IssuedAt
+				row.Order, row.Prepared = b.first+int64(i), pr
+				if err := out.Write(&row); err != nil {
+					return counts, fmt.Errorf("couldn't write decisions: %w", err)
+				}
+				counts.Add(&res)
+			}
+			if b.err != nil {
+				return counts, b.err
+			}
+			if opt.Progress != nil {
+				opt.Progress(counts.Orders)
+			}
+			b.recs, b.prepared = b.recs[:cap(b.recs)], b.prepared[:cap(b.prepared)]
+			clear(b.recs)
+			pool.Put(b)
+		}
+		if err := ctx.Err(); err != nil {
+			return counts, err
+		}
+	}
+	if readErr != nil {
+		return counts, readErr
+	}
+	return counts, ctx.Err()
+}
+
+func inputErr(file string, line int64, err error) error {
+	var ie *InputError
+	if errors.As(err, &ie) {
+		return err
+	}
+	unit := "line"
+	if f, _ := FormatOf(file); f == Parquet {
+		unit = "row"
+	}
+	return &InputError{File: file, Line: line, Unit: unit, Err: err}
+}
+
+func fmtTime(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
+
+// streamSorted reads everything, replays in time order (stable, so equal
+// instants keep input order) and writes rows in input order.
+func streamSorted(ctx context.Context, in Reader, p *replay.Policy, out Writer, opt Options) (Counts, error) {
+	var recs []Record
+	buf := make([]Record, batchSize)
+	for {
+		n, err := in.Read(buf)
+		recs = append(recs, buf[:n]...)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return Counts{}, err
+		}
+		if err := ctx.Err(); err != nil {
+			return Counts{}, err
+		}
+	}
+	prepared := make([]replay.Prepared, len(recs))
+	var namer replay.Namer
+	for i := range recs {
+		pr, err := namer.Prepare(&recs[i].Order)
+		if err != nil {
+			return Counts{}, inputErr(in.Name(), recs[i].Line, err)
+		}
+		prepared[i] = pr
+	}
+	idx := make([]int, len(recs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		return int(min(max(prepared[a].IssuedAt-prepared[b].IssuedAt, -1), 1))
+	})
+	results := make([]replay.Result, len(recs))
+	r := replay.NewReplayer(p)
+	var res replay.Result
+	for _, i := range idx {
+		if err := r.Decide(&prepared[i], &res); err != nil {
+			return Counts{}, inputErr(in.Name(), recs[i].Line, err)
+		}
+		keep := res
+		keep.Denials = slices.Clone(res.Denials)
+		keep.Tokens = slices.Clone(res.Tokens)
+		results[i] = keep
+	}
+	var counts Counts
+	for i := range recs {
+		row := Row{Order: int64(i), Prepared: &prepared[i], Result: &results[i]}
+		if err := out.Write(&row); err != nil {
+			return counts, fmt.Errorf("couldn't write decisions: %w", err)
+		}
+		counts.Add(&results[i])
+		if opt.Progress != nil && i%batchSize == 0 {
+			opt.Progress(counts.Orders)
+		}
+	}
+	return counts, nil
+}
