@@ -230,7 +230,9 @@ func TestParquetOrdersReadLikeJSONL(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "o.parquet")
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	writeOrdersParquet(t, path, 120, func(i int) time.Time { return t0.Add(time.Duration(i) * time.Minute) },
-		func(i int) []string { return []string{"www.big.example", "site" + string(rune('a'+i%26)) + ".big.example"} })
+		func(i int) []string {
+			return []string{"www.big.example", "site" + string(rune('a'+i%26)) + ".big.example"}
+		})
 	_, c, err := replayFile(t, path, Options{})
 	if err != nil {
 		t.Fatal(err)
