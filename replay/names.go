@@ -25,16 +25,19 @@ func (h SetHash) String() string { return hex.EncodeToString(h[:]) }
 // HashNames returns the SetHash of names that are already normalized (see
 // NormalizeNames).
 func HashNames(names []string) SetHash {
-	h := sha256.New()
+	return sha256.Sum256(appendJoined(nil, names))
+}
+
+// appendJoined appends the names joined by ",", the bytes the set hash
+// covers.
+func appendJoined(buf []byte, names []string) []byte {
 	for i, n := range names {
 		if i > 0 {
-			h.Write([]byte{','})
+			buf = append(buf, ',')
 		}
-		h.Write([]byte(n))
+		buf = append(buf, n...)
 	}
-	var out SetHash
-	h.Sum(out[:0])
-	return out
+	return buf
 }
 
 // ErrBadName is wrapped by every error about a malformed identifier.
@@ -50,8 +53,10 @@ type ident struct {
 // canonicalizes an IP address (RFC 5952 for IPv6, no zone). Wildcards stay
 // verbatim: "*.example.com" and "example.com" are different names.
 func normalizeName(raw string) (ident, error) {
-	if addr, err := netip.ParseAddr(raw); err == nil {
-		return ident{value: addr.WithZone("").String(), ip: true}, nil
+	if mayBeIP(raw) {
+		if addr, err := netip.ParseAddr(raw); err == nil {
+			return ident{value: addr.WithZone("").String(), ip: true}, nil
+		}
 	}
 	name := strings.TrimSuffix(raw, ".")
 	if name == "" {
@@ -81,6 +86,19 @@ func normalizeName(raw string) (ident, error) {
 		name = strings.ToLower(name)
 	}
 	return ident{value: name}, nil
+}
+
+// mayBeIP is a cheap test that rules out most DNS names before the costlier
+// netip.ParseAddr: an IPv6 address has a colon, an IPv4 address ends in a
+// digit (no public suffix is all digits).
+func mayBeIP(s string) bool {
+	if s == "" {
+		return false
+	}
+	if c := s[len(s)-1]; '0' <= c && c <= '9' {
+		return true
+	}
+	return strings.IndexByte(s, ':') >= 0
 }
 
 // compareIdent orders DNS names before IP addresses, then bytewise, as
@@ -146,17 +164,16 @@ func registeredDomain(id ident) (string, error) {
 	return d, nil
 }
 
-// Namer normalizes orders and caches registered-domain lookups, which are
-// the costly part. The zero Namer is ready to use; it is not safe for
-// concurrent use (give each goroutine its own).
+// Namer normalizes orders, reusing its scratch space from one order to the
+// next. The zero Namer is ready to use; it is not safe for concurrent use
+// (give each goroutine its own). It keeps no cache of registered domains:
+// real traffic has too many distinct names for a cache to pay for its
+// upkeep (profiles showed its map growth costing more than the Public
+// Suffix List lookups it saved).
 type Namer struct {
-	cache map[string]string
-	ids   []ident
+	ids []ident
+	buf []byte
 }
-
-// maxNamerCache bounds the registered-domain cache; past it the cache starts
-// over, which costs only lookups.
-const maxNamerCache = 1 << 20
 
 type preparedNames struct {
 	names   []string
@@ -193,11 +210,12 @@ func (n *Namer) prepare(raw []string) (preparedNames, error) {
 			p.ip[i] = id.ip
 		}
 	}
-	p.hash = HashNames(p.names)
+	n.buf = appendJoined(n.buf[:0], p.names)
+	p.hash = sha256.Sum256(n.buf)
 
 	domains := make([]string, 0, 1)
 	for _, id := range ids {
-		d, err := n.domainOf(id)
+		d, err := registeredDomain(id)
 		if err != nil {
 			return preparedNames{}, err
 		}
@@ -210,22 +228,4 @@ func (n *Namer) prepare(raw []string) (preparedNames, error) {
 	slices.Sort(domains)
 	p.domains = domains
 	return p, nil
-}
-
-func (n *Namer) domainOf(id ident) (string, error) {
-	if id.ip {
-		return registeredDomain(id)
-	}
-	if d, ok := n.cache[id.value]; ok {
-		return d, nil
-	}
-	d, err := registeredDomain(id)
-	if err != nil {
-		return "", err
-	}
-	if n.cache == nil || len(n.cache) >= maxNamerCache {
-		n.cache = make(map[string]string, 1024)
-	}
-	n.cache[id.value] = d
-	return d, nil
 }

@@ -7,7 +7,7 @@ require (
 	github.com/jmhodges/clock v1.2.0
 	github.com/letsencrypt/boulder v0.20260901.0
 	github.com/prometheus/client_golang v1.22.0
-	github.com/weppos/publicsuffix-go v0.50.4-0.20260716074310-43d7adb18c47
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (
@@ -20,6 +20,7 @@ require (
 	github.com/prometheus/common v0.62.0 // indirect
 	github.com/prometheus/procfs v0.15.1 // indirect
 	github.com/redis/go-redis/v9 v9.20.1 // indirect
+	github.com/weppos/publicsuffix-go v0.50.4-0.20260716074310-43d7adb18c47 // indirect
 	go.uber.org/atomic v1.11.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.4 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
@@ -30,7 +31,6 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260414002931-afd174a4e478 // indirect
 	google.golang.org/grpc v1.82.1 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
-	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 
 replace github.com/ctlimits/ctlimits => ../..

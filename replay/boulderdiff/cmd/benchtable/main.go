@@ -1,0 +1,207 @@
+// Command benchtable measures ctlimits' replay core and Boulder's rate
+// limiter on one synthetic stream (synth.Realistic) under the production
+// limits, on one core, and prints a markdown table.
+//
+//	go run ./cmd/benchtable [-orders 10000000] [-boulder-orders 1000000] [-seed 1]
+//
+// Orders are generated and prepared in chunks outside the timed sections:
+// the "core" row times Replayer.Decide alone, the "prepare + decide" row
+// adds Namer.Prepare, and the Boulder row times what boulderdiff.Boulder
+// does per order (renewal lookup, NewOrderLimitTransactions, BatchSpend,
+// and the issuance BatchSpend) on identifiers parsed outside the timer.
+// Boulder runs the first -boulder-orders orders of the same stream.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"time"
+
+	"github.com/letsencrypt/boulder/identifier"
+
+	"github.com/ctlimits/ctlimits/replay"
+	"github.com/ctlimits/ctlimits/replay/boulderdiff"
+	"github.com/ctlimits/ctlimits/replay/synth"
+)
+
+const productionDefaults = `
+CertificatesPerDomain:
+  burst: 50
+  count: 50
+  period: 168h
+CertificatesPerFQDNSet:
+  burst: 5
+  count: 5
+  period: 168h
+`
+
+const chunk = 1 << 16
+
+type row struct {
+	name    string
+	orders  int
+	elapsed time.Duration
+	mallocs uint64
+	note    string
+}
+
+func main() {
+	orders := flag.Int("orders", 10_000_000, "orders through ctlimits")
+	boulderOrders := flag.Int("boulder-orders", 1_000_000, "orders through Boulder's limiter (the first of the same stream)")
+	seed := flag.Uint64("seed", 1, "synth seed")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the ctlimits run to this file")
+	flag.Parse()
+	log.SetFlags(0)
+	runtime.GOMAXPROCS(1)
+
+	cfg := synth.Realistic(*seed, *orders)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+	}
+	core, both := runCtlimits(cfg)
+	pprof.StopCPUProfile()
+	bo := runBoulder(cfg, min(*boulderOrders, *orders))
+
+	fmt.Printf("Stream: synth.Realistic(seed %d), production limits (50/168h per domain, 5/168h per exact set), GOMAXPROCS=1, %s/%s, %s.\n\n",
+		*seed, runtime.GOOS, runtime.GOARCH, runtime.Version())
+	fmt.Println("| engine | orders | orders/s | ns/order | allocs/order | ctlimits core speed-up |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|")
+	ref := core.nsPerOrder()
+	for _, r := range []row{core, both, bo} {
+		fmt.Printf("| %s | %d | %.0f | %.0f | %.2f | %.1fx |\n", r.name, r.orders,
+			float64(r.orders)/r.elapsed.Seconds(), r.nsPerOrder(), float64(r.mallocs)/float64(r.orders), r.nsPerOrder()/ref)
+	}
+	for _, r := range []row{core, both, bo} {
+		if r.note != "" {
+			fmt.Printf("\n%s: %s", r.name, r.note)
+		}
+	}
+	fmt.Println()
+}
+
+func (r row) nsPerOrder() float64 { return float64(r.elapsed.Nanoseconds()) / float64(r.orders) }
+
+// timed runs f and returns its wall time and heap allocations.
+func timed(f func()) (time.Duration, uint64) {
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	t0 := time.Now()
+	f()
+	d := time.Since(t0)
+	runtime.ReadMemStats(&m1)
+	return d, m1.Mallocs - m0.Mallocs
+}
+
+func runCtlimits(cfg synth.Config) (core, both row) {
+	p, err := replay.LookupPolicy("letsencrypt")
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := replay.NewReplayer(p)
+	g := synth.New(cfg)
+	core = row{name: "ctlimits replay core (Decide)"}
+	both = row{name: "ctlimits Prepare + Decide"}
+	var namer replay.Namer
+	var res replay.Result
+	raw := make([]replay.Order, chunk)
+	prep := make([]replay.Prepared, chunk)
+	limited := 0
+	for {
+		n := 0
+		for n < chunk && g.Next(&raw[n]) {
+			raw[n].Names = append([]string(nil), raw[n].Names...)
+			n++
+		}
+		if n == 0 {
+			break
+		}
+		d, m := timed(func() {
+			for i := range n {
+				if prep[i], err = namer.Prepare(&raw[i]); err != nil {
+					log.Fatal(err)
+				}
+			}
+		})
+		both.elapsed += d
+		both.mallocs += m
+		d, m = timed(func() {
+			for i := range n {
+				if err := r.Decide(&prep[i], &res); err != nil {
+					log.Fatal(err)
+				}
+				if res.Kind == replay.Limited {
+					limited++
+				}
+			}
+		})
+		core.elapsed += d
+		core.mallocs += m
+		both.elapsed += d
+		both.mallocs += m
+		core.orders += n
+		both.orders += n
+	}
+	core.note = fmt.Sprintf("%d of %d orders limited; final state %+v.", limited, core.orders, r.Stats())
+	return core, both
+}
+
+func runBoulder(cfg synth.Config, n int) row {
+	dir, err := os.MkdirTemp("", "benchtable")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "defaults.yml")
+	if err := os.WriteFile(path, []byte(productionDefaults), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	b, err := boulderdiff.New(path, "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close()
+	out := row{name: "Boulder ratelimits (inmem source)"}
+	g := synth.New(cfg)
+	raw := make([]replay.Order, chunk)
+	idents := make([]identifier.ACMEIdentifiers, chunk)
+	limited := 0
+	for out.orders < n {
+		k := 0
+		for k < chunk && out.orders+k < n && g.Next(&raw[k]) {
+			if idents[k], err = boulderdiff.Idents(raw[k].Names, false); err != nil {
+				log.Fatal(err)
+			}
+			k++
+		}
+		if k == 0 {
+			break
+		}
+		d, m := timed(func() {
+			for i := range k {
+				o, err := b.Order(raw[i].IssuedAt, raw[i].NotBefore, 1, idents[i])
+				if err != nil {
+					log.Fatal(err)
+				}
+				if !o.Allowed {
+					limited++
+				}
+			}
+		})
+		out.elapsed += d
+		out.mallocs += m
+		out.orders += k
+	}
+	out.note = fmt.Sprintf("the first %d orders of the same stream; %d limited.", out.orders, limited)
+	return out
+}
