@@ -2,6 +2,7 @@ package replay
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -127,22 +128,37 @@ func (r *Result) Message() string {
 	return denialMessage(d, r.RetryAfter())
 }
 
-// denialMessage renders Boulder's ratelimits Decision.Result text. The
-// number is the limit's burst; the period is Go's Duration formatting.
+// denialMessage renders Boulder's text for a denial: ratelimits'
+// Decision.Result and the berrors constructor that appends the link to the
+// docs. The number is the limit's burst; the period is Go's Duration
+// formatting; the retry time is formatted to the second.
 func denialMessage(d Denial, retryAfter time.Time) string {
 	at := retryAfter.UTC().Format("2006-01-02 15:04:05 MST")
 	switch d.Bucket.Limit {
 	case CertificatesPerDomain, CertificatesPerDomainPerAccount:
-		return fmt.Sprintf("too many certificates (%d) already issued for %q in the last %s, retry after %s",
-			d.Limit.Burst, d.Bucket.Key, d.Limit.Period, at)
+		return fmt.Sprintf("too many certificates (%d) already issued for %q in the last %s, retry after %s"+
+			": see https://letsencrypt.org/docs/rate-limits/#new-certificates-per-registered-domain",
+			d.Limit.Burst, boulderKeyTail(d.Bucket.Key), d.Limit.Period, at)
 	case CertificatesPerFQDNSet:
-		return fmt.Sprintf("too many certificates (%d) already issued for this exact set of identifiers in the last %s, retry after %s",
+		return fmt.Sprintf("too many certificates (%d) already issued for this exact set of identifiers in the last %s, retry after %s"+
+			": see https://letsencrypt.org/docs/rate-limits/#new-certificates-per-exact-set-of-identifiers",
 			d.Limit.Burst, d.Limit.Period, at)
 	case NewOrdersPerAccount:
-		return fmt.Sprintf("too many new orders (%d) from this account in the last %s, retry after %s",
+		return fmt.Sprintf("too many new orders (%d) from this account in the last %s, retry after %s"+
+			": see https://letsencrypt.org/docs/rate-limits/#new-orders-per-account",
 			d.Limit.Burst, d.Limit.Period, at)
 	}
 	return fmt.Sprintf("rate limited by %s, retry after %s", d.Bucket.ID(), at)
+}
+
+// boulderKeyTail is what Boulder names in a per-domain message: the text
+// after the last colon of its bucket key. For an IPv6 /64 that is "/64",
+// not the prefix; ctlimits reproduces the text a client really sees.
+func boulderKeyTail(key string) string {
+	if i := strings.LastIndexByte(key, ':'); i >= 0 {
+		return key[i+1:]
+	}
+	return key
 }
 
 // stricter reports whether denial a is reported over b, which was checked

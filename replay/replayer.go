@@ -17,14 +17,17 @@ type Replayer struct {
 	// whose TAT is at or before now is full, the same as no bucket, and
 	// may be dropped at any time.
 	domainTAT  map[string]int64
-	setTAT     map[SetHash]int64
 	accountTAT map[accountKey]int64
-	// lastIssued holds, per exact set, the newest NotBefore of its issued
-	// certificates: the renewal lookup needs only the maximum.
-	lastIssued map[SetHash]int64
+	// sets holds, per exact set, its CertificatesPerFQDNSet TAT and the
+	// newest NotBefore of its issued certificates (the renewal lookup
+	// needs only the maximum). One map, so an order costs one lookup and
+	// one store for its set.
+	sets map[SetHash]setState
 
 	legacy *legacyState // SlidingWindow policies
 	ari    *ariState    // AssumeARI
+
+	domainScratch []int64 // the TATs of the current order's domains
 
 	now      int64 // the last order's instant
 	started  bool
@@ -32,18 +35,23 @@ type Replayer struct {
 	gcBudget int // decisions between sweeps
 }
 
+type setState struct {
+	tat    int64 // CertificatesPerFQDNSet TAT; <= now means full
+	lastNB int64 // newest NotBefore issued for the set
+}
+
 // accountKey keys NewOrdersPerAccount (domain "") and the per-account
 // CertificatesPerDomainPerAccount buckets.
 type accountKey struct{ account, domain string }
 
-// NewReplayer returns a Replayer for p with every bucket full and no history.
+// NewReplayer returns a Replayer for p with every bucket full and no
+// history.
 func NewReplayer(p *Policy) *Replayer {
 	r := &Replayer{
 		p:          p,
 		domainTAT:  make(map[string]int64),
-		setTAT:     make(map[SetHash]int64),
 		accountTAT: make(map[accountKey]int64),
-		lastIssued: make(map[SetHash]int64),
+		sets:       make(map[SetHash]setState),
 		gcBudget:   minGCBudget,
 	}
 	if p.Model == SlidingWindow {
@@ -91,12 +99,32 @@ func (r *Replayer) Decide(o *Prepared, res *Result) error {
 
 // decide is the token-bucket order flow: Boulder's WFE NewOrder check
 // batch, then the RA's spend-only batch when the certificate is issued.
+// Every bucket is read once; checks and spends work on the values read.
 func (r *Replayer) decide(o *Prepared, res *Result) {
 	p, now := r.p, o.IssuedAt
+	set, known := r.sets[o.Set]
+	setTAT := max(set.tat, now)
 
 	// 1. Renewal: the same exact set issued within the window (wfe2
 	// NewOrder and ra issueCertificateOuter, FQDNSetTimestampsForWindow).
-	res.Renewal = r.isRenewal(o.Set, now)
+	res.Renewal = known && r.renews(set.lastNB, now)
+
+	// The domains' TATs, read only when the per-domain limit applies:
+	// renewals never touch those buckets.
+	tats := r.domainScratch[:0]
+	if !res.Renewal {
+		for _, d := range o.Domains {
+			tat, ok := r.domainTAT[d]
+			if !ok {
+				tat = now
+			}
+			tats = append(tats, tat)
+		}
+	}
+	r.domainScratch = tats
+	perAccount := r.perAccountLimit(o.Account)
+	setLimit := p.setLimit(o.Set)
+
 	if r.ari != nil && r.ari.claim(o, now) {
 		// An ARI replacement inside its window skips checkNewOrderLimits
 		// entirely; issuance still spends as below.
@@ -113,9 +141,8 @@ func (r *Replayer) decide(o *Prepared, res *Result) {
 					BucketRef{Limit: NewOrdersPerAccount, Account: o.Account})
 			}
 		}
-		perAccount := r.perAccountLimit(o.Account)
 		if !res.Renewal {
-			for _, d := range o.Domains {
+			for i, d := range o.Domains {
 				if perAccount.Enabled() {
 					r.offerAccount(&perAccount, accountKey{o.Account, d}, now, res,
 						BucketRef{Limit: CertificatesPerDomainPerAccount, Key: d, Account: o.Account})
@@ -125,23 +152,14 @@ func (r *Replayer) decide(o *Prepared, res *Result) {
 				if !l.Enabled() {
 					continue
 				}
-				tat, ok := r.domainTAT[d]
-				if !ok {
-					tat = now
-				}
-				if out := l.spend(now, tat, 1); !out.Allowed {
+				if out := l.spend(now, tats[i], 1); !out.Allowed {
 					r.deny(res, Denial{Bucket: BucketRef{Limit: CertificatesPerDomain, Key: d}, Limit: l,
 						Remaining: out.Remaining, RetryIn: out.RetryIn})
 				}
 			}
 		}
-		setLimit := p.setLimit(o.Set)
 		if setLimit.Enabled() {
-			tat, ok := r.setTAT[o.Set]
-			if !ok {
-				tat = now
-			}
-			if out := setLimit.spend(now, tat, 1); !out.Allowed {
+			if out := setLimit.spend(now, setTAT, 1); !out.Allowed {
 				r.deny(res, Denial{Bucket: BucketRef{Limit: CertificatesPerFQDNSet, Set: o.Set}, Limit: setLimit,
 					Remaining: out.Remaining, RetryIn: out.RetryIn})
 			}
@@ -149,7 +167,7 @@ func (r *Replayer) decide(o *Prepared, res *Result) {
 		if len(res.Denials) > 0 {
 			// 3. A denied batch stores nothing at all.
 			res.Kind = Limited
-			r.reportTokens(o, res)
+			r.reportTokens(o, res, tats, setTAT, setLimit, perAccount)
 			return
 		}
 		if acctLimit.Enabled() && acctOutcome.Allowed {
@@ -164,8 +182,7 @@ func (r *Replayer) decide(o *Prepared, res *Result) {
 		res.Kind = Renewal
 	}
 	if !res.Renewal {
-		perAccount := r.perAccountLimit(o.Account)
-		for _, d := range o.Domains {
+		for i, d := range o.Domains {
 			if perAccount.Enabled() {
 				k := accountKey{o.Account, d}
 				tat, ok := r.accountTAT[k]
@@ -180,41 +197,33 @@ func (r *Replayer) decide(o *Prepared, res *Result) {
 			if !l.Enabled() {
 				continue
 			}
-			tat, ok := r.domainTAT[d]
-			if !ok {
-				tat = now
-			}
-			if out := l.spend(now, tat, 1); out.Allowed {
+			if out := l.spend(now, tats[i], 1); out.Allowed {
 				r.domainTAT[d] = out.TAT
+				tats[i] = out.TAT
 			}
 		}
 	}
-	if setLimit := p.setLimit(o.Set); setLimit.Enabled() {
-		tat, ok := r.setTAT[o.Set]
-		if !ok {
-			tat = now
-		}
-		if out := setLimit.spend(now, tat, 1); out.Allowed {
-			r.setTAT[o.Set] = out.TAT
+	if setLimit.Enabled() {
+		if out := setLimit.spend(now, setTAT, 1); out.Allowed {
+			setTAT = out.TAT
 		}
 	}
-	if prev, ok := r.lastIssued[o.Set]; !ok || o.NotBefore > prev {
-		r.lastIssued[o.Set] = o.NotBefore
+	set.tat = setTAT
+	if !known || o.NotBefore > set.lastNB {
+		set.lastNB = o.NotBefore
 	}
+	r.sets[o.Set] = set
 	if r.ari != nil {
 		r.ari.issued(o)
 	}
-	r.reportTokens(o, res)
+	r.reportTokens(o, res, tats, setTAT, setLimit, perAccount)
 }
 
-// isRenewal reports whether the exact set was issued with a NotBefore
-// strictly after now minus the renewal window (Boulder's query is
-// "issued > now - window"), or ever, when no window applies.
-func (r *Replayer) isRenewal(set SetHash, now int64) bool {
-	nb, ok := r.lastIssued[set]
-	if !ok {
-		return false
-	}
+// renews reports whether an issuance with NotBefore nb makes an order at
+// now a renewal: nb strictly after now minus the renewal window (Boulder's
+// query is "issued > now - window"), or any issuance when no window
+// applies.
+func (r *Replayer) renews(nb, now int64) bool {
 	cutoff, windowed := r.p.renewalCutoff(now)
 	return !windowed || nb > cutoff
 }
@@ -249,36 +258,38 @@ func (r *Replayer) deny(res *Result, d Denial) {
 	}
 }
 
-// reportTokens records the level of every bucket the order touched.
-func (r *Replayer) reportTokens(o *Prepared, res *Result) {
+// reportTokens records the level of every bucket the order touched, from
+// the TATs the decision already holds: tats are the domains' (empty for a
+// renewal, which touches no per-domain bucket), setTAT the exact set's.
+func (r *Replayer) reportTokens(o *Prepared, res *Result, tats []int64, setTAT int64, setLimit, perAccount Limit) {
 	now := o.IssuedAt
-	level := func(l Limit, tat int64, ok bool) int64 {
-		if !ok || tat <= now {
-			return l.Burst
-		}
-		return min(l.Burst, (now-(tat-l.burstOffset))/l.emission)
-	}
-	if o.Account != "" {
+	if o.Account != "" && !res.Renewal {
 		if l := r.p.limitFor(NewOrdersPerAccount, o.Account); l.Enabled() {
-			tat, ok := r.accountTAT[accountKey{account: o.Account}]
-			res.Tokens = append(res.Tokens, Tokens{BucketRef{Limit: NewOrdersPerAccount, Account: o.Account}, level(l, tat, ok), l.Burst})
+			tat, _ := r.accountTAT[accountKey{account: o.Account}]
+			res.Tokens = append(res.Tokens, Tokens{BucketRef{Limit: NewOrdersPerAccount, Account: o.Account}, level(&l, tat, now), l.Burst})
 		}
 	}
-	perAccount := r.perAccountLimit(o.Account)
-	for _, d := range o.Domains {
+	for i, tat := range tats {
+		d := o.Domains[i]
 		if perAccount.Enabled() {
-			tat, ok := r.accountTAT[accountKey{o.Account, d}]
-			res.Tokens = append(res.Tokens, Tokens{BucketRef{Limit: CertificatesPerDomainPerAccount, Key: d, Account: o.Account}, level(perAccount, tat, ok), perAccount.Burst})
+			at, _ := r.accountTAT[accountKey{o.Account, d}]
+			res.Tokens = append(res.Tokens, Tokens{BucketRef{Limit: CertificatesPerDomainPerAccount, Key: d, Account: o.Account}, level(&perAccount, at, now), perAccount.Burst})
 		}
 		if l := r.p.limitFor(CertificatesPerDomain, d); l.Enabled() {
-			tat, ok := r.domainTAT[d]
-			res.Tokens = append(res.Tokens, Tokens{BucketRef{Limit: CertificatesPerDomain, Key: d}, level(l, tat, ok), l.Burst})
+			res.Tokens = append(res.Tokens, Tokens{BucketRef{Limit: CertificatesPerDomain, Key: d}, level(&l, tat, now), l.Burst})
 		}
 	}
-	if l := r.p.setLimit(o.Set); l.Enabled() {
-		tat, ok := r.setTAT[o.Set]
-		res.Tokens = append(res.Tokens, Tokens{BucketRef{Limit: CertificatesPerFQDNSet, Set: o.Set}, level(l, tat, ok), l.Burst})
+	if setLimit.Enabled() {
+		res.Tokens = append(res.Tokens, Tokens{BucketRef{Limit: CertificatesPerFQDNSet, Set: o.Set}, level(&setLimit, setTAT, now), setLimit.Burst})
 	}
+}
+
+// level is the whole tokens a bucket with this TAT holds at now.
+func level(l *Limit, tat, now int64) int64 {
+	if tat <= now {
+		return l.Burst
+	}
+	return min(l.Burst, (now-(tat-l.burstOffset))/l.emission)
 }
 
 // sweep drops state that can no longer change a decision: buckets whose
@@ -289,24 +300,21 @@ func (r *Replayer) sweep(now int64) {
 			delete(r.domainTAT, k)
 		}
 	}
-	for k, tat := range r.setTAT {
-		if tat <= now {
-			delete(r.setTAT, k)
-		}
-	}
 	for k, tat := range r.accountTAT {
 		if tat <= now {
 			delete(r.accountTAT, k)
 		}
 	}
+	// A set is forgotten once its bucket is full and its last issuance
+	// can no longer make an order a renewal (never, before the window).
 	if cutoff, windowed := r.p.renewalCutoff(now); windowed {
-		for k, nb := range r.lastIssued {
-			if nb <= cutoff {
-				delete(r.lastIssued, k)
+		for k, s := range r.sets {
+			if s.tat <= now && s.lastNB <= cutoff {
+				delete(r.sets, k)
 			}
 		}
 	}
-	live := len(r.domainTAT) + len(r.setTAT) + len(r.accountTAT) + len(r.lastIssued)
+	live := len(r.domainTAT) + len(r.sets) + len(r.accountTAT)
 	if r.legacy != nil {
 		live += r.legacy.sweep(now, r.p)
 	}
@@ -319,10 +327,12 @@ func (r *Replayer) sweep(now int64) {
 
 // Stats describes the Replayer's live state, for memory accounting.
 type Stats struct {
-	DomainBuckets, SetBuckets, AccountBuckets, RenewalSets int
+	// DomainBuckets and AccountBuckets count stored TATs; Sets counts the
+	// exact sets remembered for their bucket or for renewal lookups.
+	DomainBuckets, AccountBuckets, Sets int
 }
 
 // Stats returns the number of entries held now (before any pending sweep).
 func (r *Replayer) Stats() Stats {
-	return Stats{len(r.domainTAT), len(r.setTAT), len(r.accountTAT), len(r.lastIssued)}
+	return Stats{len(r.domainTAT), len(r.accountTAT), len(r.sets)}
 }

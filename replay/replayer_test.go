@@ -74,7 +74,7 @@ func TestFiftyNewCertificatesThenLimitedWithBoulderMessage(t *testing.T) {
 	if d.Bucket.ID() != "CertificatesPerDomain:example.com" || d.RetryIn != 201*time.Minute+36*time.Second {
 		t.Fatalf("reported %s retry in %s", d.Bucket.ID(), d.RetryIn)
 	}
-	want := `too many certificates (50) already issued for "example.com" in the last 168h0m0s, retry after 2026-03-02 12:21:36 UTC`
+	want := `too many certificates (50) already issued for "example.com" in the last 168h0m0s, retry after 2026-03-02 12:21:36 UTC: see https://letsencrypt.org/docs/rate-limits/#new-certificates-per-registered-domain`
 	if res.Message() != want {
 		t.Fatalf("message\n got %s\nwant %s", res.Message(), want)
 	}
@@ -98,8 +98,8 @@ func TestTwoDomainOrderDeniedByOneSpendsNothingInEither(t *testing.T) {
 	// the same set is allowed again five times later.
 	h.fill(t0, "other.example", 50)
 	stats := h.r.Stats()
-	if stats.RenewalSets != 100 {
-		t.Fatalf("a limited order must not be recorded as issued: %d sets", stats.RenewalSets)
+	if stats.Sets != 100 {
+		t.Fatalf("a limited order must not be recorded as issued: %d sets", stats.Sets)
 	}
 }
 
@@ -271,7 +271,7 @@ func TestOutOfOrderIsRefusedAndChangesNothing(t *testing.T) {
 	if err := h.r.Decide(&p, &res); !errors.Is(err, ErrOutOfOrder) {
 		t.Fatalf("err = %v", err)
 	}
-	if h.r.Stats().RenewalSets != 1 {
+	if h.r.Stats().Sets != 1 {
 		t.Fatal("a refused order changed the state")
 	}
 }
@@ -306,7 +306,7 @@ func TestStateShrinksOnceBucketsRefill(t *testing.T) {
 		h.at(t0.Add(time.Duration(i)*24*time.Hour), fmt.Sprintf("d%d.example", i))
 	}
 	s := h.r.Stats()
-	if s.DomainBuckets > minGCBudget || s.RenewalSets > minGCBudget {
+	if s.DomainBuckets > minGCBudget || s.Sets > minGCBudget {
 		t.Fatalf("state grows with history: %+v", s)
 	}
 }
@@ -317,5 +317,21 @@ func TestStagingPolicyAllowsThousands(t *testing.T) {
 	h.fill(t0, "staging.example", 1000)
 	for i := 0; i < 5; i++ {
 		h.expect(h.at(t0, "same.staging.example"), map[bool]Kind{true: New, false: Renewal}[i == 0], "exact set under staging")
+	}
+}
+
+func TestIPv6MessageNamesTheKeyAsBoulderDoes(t *testing.T) {
+	t.Parallel()
+	// Boulder names the text after the last colon of its bucket key, so a
+	// /64 reads "/64" in its message; ctlimits keeps that text and the
+	// full prefix in the bucket ID.
+	h := newHarness(t, "letsencrypt")
+	for i := 1; i <= 50; i++ {
+		h.at(t0, fmt.Sprintf("2001:db8::%x", i))
+	}
+	res := h.at(t0, "2001:db8::ffff")
+	d, _ := res.Reason()
+	if d.Bucket.ID() != "CertificatesPerDomain:2001:db8::/64" || !strings.Contains(res.Message(), `already issued for "/64" in the last`) {
+		t.Fatalf("%s: %s", d.Bucket.ID(), res.Message())
 	}
 }

@@ -128,7 +128,7 @@ func TestLimitedRowCarriesBucketRetryAndMessage(t *testing.T) {
 	set := replay.HashNames([]string{"dup.example"}).String()
 	if row.Decision != "limited" || !slices.Equal(row.LimitedBy, []string{"CertificatesPerFQDNSet:" + set}) ||
 		row.RetryAfter != "2026-03-02T09:36:00Z" ||
-		row.Message != "too many certificates (5) already issued for this exact set of identifiers in the last 168h0m0s, retry after 2026-03-02 09:36:00 UTC" {
+		row.Message != "too many certificates (5) already issued for this exact set of identifiers in the last 168h0m0s, retry after 2026-03-02 09:36:00 UTC: see https://letsencrypt.org/docs/rate-limits/#new-certificates-per-exact-set-of-identifiers" {
 		t.Fatalf("%+v", row)
 	}
 }
