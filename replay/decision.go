@@ -1,7 +1,9 @@
 package replay
 
 import (
+	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -49,16 +51,22 @@ type BucketRef struct {
 // "CertificatesPerDomain:example.com", "CertificatesPerFQDNSet:<hex>",
 // "NewOrdersPerAccount:<account>",
 // "CertificatesPerDomainPerAccount:<account>:example.com".
-func (b BucketRef) ID() string {
+func (b BucketRef) ID() string { return string(b.AppendID(nil)) }
+
+// AppendID appends ID to buf.
+func (b BucketRef) AppendID(buf []byte) []byte {
+	buf = append(buf, b.Limit.String()...)
+	buf = append(buf, ':')
 	switch b.Limit {
 	case CertificatesPerFQDNSet:
-		return b.Limit.String() + ":" + b.Set.String()
+		return hex.AppendEncode(buf, b.Set[:])
 	case NewOrdersPerAccount:
-		return b.Limit.String() + ":" + b.Account
+		return append(buf, b.Account...)
 	case CertificatesPerDomainPerAccount:
-		return b.Limit.String() + ":" + b.Account + ":" + b.Key
+		buf = append(buf, b.Account...)
+		buf = append(buf, ':')
 	}
-	return b.Limit.String() + ":" + b.Key
+	return append(buf, b.Key...)
 }
 
 // Denial is one checked bucket that refused an order.
@@ -121,34 +129,57 @@ func (r *Result) RetryAfter() time.Time {
 
 // Message is Boulder's error text for a limited order, "" otherwise.
 func (r *Result) Message() string {
-	d, ok := r.Reason()
-	if !ok {
-		return ""
-	}
-	return denialMessage(d, r.RetryAfter())
+	return string(r.AppendMessage(nil))
 }
 
-// denialMessage renders Boulder's text for a denial: ratelimits'
+// AppendMessage appends Message to b; writers use it to spare the
+// allocations.
+func (r *Result) AppendMessage(b []byte) []byte {
+	d, ok := r.Reason()
+	if !ok {
+		return b
+	}
+	return appendDenialMessage(b, d, time.Unix(0, r.IssuedAt+int64(d.RetryIn)))
+}
+
+// appendDenialMessage renders Boulder's text for a denial: ratelimits'
 // Decision.Result and the berrors constructor that appends the link to the
 // docs. The number is the limit's burst; the period is Go's Duration
 // formatting; the retry time is formatted to the second.
-func denialMessage(d Denial, retryAfter time.Time) string {
-	at := retryAfter.UTC().Format("2006-01-02 15:04:05 MST")
+func appendDenialMessage(b []byte, d Denial, retryAfter time.Time) []byte {
 	switch d.Bucket.Limit {
 	case CertificatesPerDomain, CertificatesPerDomainPerAccount:
-		return fmt.Sprintf("too many certificates (%d) already issued for %q in the last %s, retry after %s"+
-			": see https://letsencrypt.org/docs/rate-limits/#new-certificates-per-registered-domain",
-			d.Limit.Burst, boulderKeyTail(d.Bucket.Key), d.Limit.Period, at)
+		b = append(b, "too many certificates ("...)
+		b = strconv.AppendInt(b, d.Limit.Burst, 10)
+		b = append(b, ") already issued for "...)
+		b = strconv.AppendQuote(b, boulderKeyTail(d.Bucket.Key))
+		b = append(b, " in the last "...)
+		b = append(b, d.Limit.Period.String()...)
+		b = appendRetry(b, retryAfter)
+		return append(b, ": see https://letsencrypt.org/docs/rate-limits/#new-certificates-per-registered-domain"...)
 	case CertificatesPerFQDNSet:
-		return fmt.Sprintf("too many certificates (%d) already issued for this exact set of identifiers in the last %s, retry after %s"+
-			": see https://letsencrypt.org/docs/rate-limits/#new-certificates-per-exact-set-of-identifiers",
-			d.Limit.Burst, d.Limit.Period, at)
+		b = append(b, "too many certificates ("...)
+		b = strconv.AppendInt(b, d.Limit.Burst, 10)
+		b = append(b, ") already issued for this exact set of identifiers in the last "...)
+		b = append(b, d.Limit.Period.String()...)
+		b = appendRetry(b, retryAfter)
+		return append(b, ": see https://letsencrypt.org/docs/rate-limits/#new-certificates-per-exact-set-of-identifiers"...)
 	case NewOrdersPerAccount:
-		return fmt.Sprintf("too many new orders (%d) from this account in the last %s, retry after %s"+
-			": see https://letsencrypt.org/docs/rate-limits/#new-orders-per-account",
-			d.Limit.Burst, d.Limit.Period, at)
+		b = append(b, "too many new orders ("...)
+		b = strconv.AppendInt(b, d.Limit.Burst, 10)
+		b = append(b, ") from this account in the last "...)
+		b = append(b, d.Limit.Period.String()...)
+		b = appendRetry(b, retryAfter)
+		return append(b, ": see https://letsencrypt.org/docs/rate-limits/#new-orders-per-account"...)
 	}
-	return fmt.Sprintf("rate limited by %s, retry after %s", d.Bucket.ID(), at)
+	b = append(b, "rate limited by "...)
+	b = append(b, d.Bucket.ID()...)
+	return appendRetry(b, retryAfter)
+}
+
+func appendRetry(b []byte, at time.Time) []byte {
+	b = append(b, ", retry after "...)
+	return at.UTC().AppendFormat(b, "2006-01-02 15:04:05 MST")
 }
 
 // boulderKeyTail is what Boulder names in a per-domain message: the text

@@ -35,6 +35,7 @@ type batch struct {
 	first    int64 // input position of recs[0]
 	recs     []Record
 	prepared []replay.Prepared
+	results  []replay.Result // each keeps its own slices across reuse
 	err      error
 }
 
@@ -53,7 +54,7 @@ func Stream(ctx context.Context, in Reader, p *replay.Policy, out Writer, opt Op
 	}
 
 	pool := sync.Pool{New: func() any {
-		return &batch{recs: make([]Record, batchSize), prepared: make([]replay.Prepared, batchSize)}
+		return &batch{recs: make([]Record, batchSize), prepared: make([]replay.Prepared, batchSize), results: make([]replay.Result, batchSize)}
 	}}
 	toPrepare := make(chan *batch, workers*2)
 	prepared := make(chan *batch, workers*2)
@@ -117,15 +118,55 @@ func Stream(ctx context.Context, in Reader, p *replay.Policy, out Writer, opt Op
 	}
 	go func() { wg.Wait(); close(prepared) }()
 
-	// Decider: restores file order, then decides in sequence.
-	r := replay.NewReplayer(p)
+	// Writer: encodes rows on its own goroutine, so encoding overlaps
+	// deciding.
+	toWrite := make(chan *batch, 4)
+	writeErr := make(chan error, 1)
 	var counts Counts
-	var res replay.Result
-	row := Row{Result: &res}
+	go func() {
+		defer close(writeErr)
+		var row Row
+		for b := range toWrite {
+			for i := range b.prepared {
+				row.Order, row.Prepared, row.Result = b.first+int64(i), &b.prepared[i], &b.results[i]
+				if err := out.Write(&row); err != nil {
+					writeErr <- fmt.Errorf("couldn't write decisions: %w", err)
+					cancel()
+					for range toWrite {
+					}
+					return
+				}
+				counts.Add(&b.results[i])
+			}
+			if opt.Progress != nil {
+				opt.Progress(counts.Orders)
+			}
+			b.recs, b.prepared = b.recs[:cap(b.recs)], b.prepared[:cap(b.prepared)]
+			clear(b.recs)
+			pool.Put(b)
+		}
+	}()
+	err := decideInOrder(ctx, in.Name(), prepared, replay.NewReplayer(p), toWrite)
+	close(toWrite)
+	if werr := <-writeErr; werr != nil {
+		return counts, werr
+	}
+	if err != nil {
+		return counts, err
+	}
+	if readErr != nil {
+		return counts, readErr
+	}
+	return counts, ctx.Err()
+}
+
+// decideInOrder restores file order among prepared batches, decides each
+// order in sequence and hands the batches on to the writer. A batch that
+// carries an error is decided up to the bad record, handed on, and its
+// error returned.
+func decideInOrder(ctx context.Context, name string, prepared <-chan *batch, r *replay.Replayer, toWrite chan<- *batch) error {
 	pending := map[int64]*batch{}
-	var next int64
-	var prevLine int64
-	var prevAt int64
+	var next, prevLine, prevAt int64
 	for b := range prepared {
 		pending[b.seq] = b
 		for {
@@ -137,38 +178,27 @@ func Stream(ctx context.Context, in Reader, p *replay.Policy, out Writer, opt Op
 			next++
 			for i := range b.prepared {
 				pr := &b.prepared[i]
-				if err := r.Decide(pr, &res); err != nil {
+				if err := r.Decide(pr, &b.results[i]); err != nil {
 					if errors.Is(err, replay.ErrOutOfOrder) {
 						err = fmt.Errorf("issued_at %s is earlier than the order before it (line %d, %s); sort the input by issued_at or pass --sort",
 							fmtTime(pr.IssuedAt), prevLine, fmtTime(prevAt))
 					}
-					return counts, inputErr(in.Name(), b.recs[i].Line, err)
+					b.prepared = b.prepared[:i]
+					toWrite <- b
+					return inputErr(name, b.recs[i].Line, err)
 				}
 				prevLine, prevAt = b.recs[i].Line, pr.IssuedAt
-				row.Order, row.Prepared = b.first+int64(i), pr
-				if err := out.Write(&row); err != nil {
-					return counts, fmt.Errorf("couldn't write decisions: %w", err)
-				}
-				counts.Add(&res)
 			}
+			toWrite <- b
 			if b.err != nil {
-				return counts, b.err
+				return b.err
 			}
-			if opt.Progress != nil {
-				opt.Progress(counts.Orders)
-			}
-			b.recs, b.prepared = b.recs[:cap(b.recs)], b.prepared[:cap(b.prepared)]
-			clear(b.recs)
-			pool.Put(b)
 		}
 		if err := ctx.Err(); err != nil {
-			return counts, err
+			return err
 		}
 	}
-	if readErr != nil {
-		return counts, readErr
-	}
-	return counts, ctx.Err()
+	return nil
 }
 
 func inputErr(file string, line int64, err error) error {

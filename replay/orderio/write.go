@@ -3,6 +3,7 @@ package orderio
 import (
 	"bufio"
 	"encoding/csv"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"strconv"
@@ -91,8 +92,8 @@ const rfc3339Nano = "2006-01-02T15:04:05.999999999Z07:00"
 // jsonlWriter appends JSON by hand: encoding/json's reflection would cost
 // more than the replay itself.
 type jsonlWriter struct {
-	w   *bufio.Writer
-	buf []byte
+	w        *bufio.Writer
+	buf, msg []byte
 }
 
 func (j *jsonlWriter) Write(r *Row) error {
@@ -109,7 +110,9 @@ func (j *jsonlWriter) Write(r *Row) error {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = strconv.AppendQuote(b, d.Bucket.ID())
+		b = append(b, '"')
+		b = d.Bucket.AppendID(b) // IDs need no JSON escaping: names are checked
+		b = append(b, '"')
 	}
 	b = append(b, `],"retry_after":`...)
 	if at := res.RetryAfter(); !at.IsZero() {
@@ -120,8 +123,9 @@ func (j *jsonlWriter) Write(r *Row) error {
 		b = append(b, "null"...)
 	}
 	b = append(b, `,"message":`...)
-	if m := res.Message(); m != "" {
-		b = strconv.AppendQuote(b, m)
+	if res.Kind == replay.Limited {
+		j.msg = res.AppendMessage(j.msg[:0])
+		b = strconv.AppendQuote(b, string(j.msg))
 	} else {
 		b = append(b, "null"...)
 	}
@@ -134,14 +138,15 @@ func (j *jsonlWriter) Write(r *Row) error {
 	b = append(b, `,"registered_domains":`...)
 	b = appendStrings(b, p.Domains)
 	b = append(b, `,"fqdn_set_hash":"`...)
-	b = append(b, p.Set.String()...)
+	b = hex.AppendEncode(b, p.Set[:])
 	b = append(b, `","tokens":{`...)
 	for i, t := range res.Tokens {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = strconv.AppendQuote(b, t.Bucket.ID())
-		b = append(b, ':')
+		b = append(b, '"')
+		b = t.Bucket.AppendID(b)
+		b = append(b, `":`...)
 		b = strconv.AppendInt(b, t.Remaining, 10)
 	}
 	b = append(b, "}}\n"...)
