@@ -3,6 +3,7 @@ package replay
 import (
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -107,6 +108,20 @@ type Result struct {
 	Reported int
 	// Tokens lists the level of every bucket the order touched, after it.
 	Tokens []Tokens
+}
+
+// Clone returns a copy of r that owns its slices (nil when empty), for
+// keeping past the next Decide.
+func (r *Result) Clone() Result {
+	c := *r
+	c.Denials, c.Tokens = nil, nil
+	if len(r.Denials) > 0 {
+		c.Denials = slices.Clone(r.Denials)
+	}
+	if len(r.Tokens) > 0 {
+		c.Tokens = slices.Clone(r.Tokens)
+	}
+	return c
 }
 
 // Reason is the reported denial; ok is false unless the order was limited.

@@ -256,10 +256,7 @@ func streamSorted(ctx context.Context, in Reader, p *replay.Policy, out Writer, 
 		if err := r.Decide(&prepared[i], &res); err != nil {
 			return Counts{}, inputErr(in.Name(), recs[i].Line, err)
 		}
-		keep := res
-		keep.Denials = slices.Clone(res.Denials)
-		keep.Tokens = slices.Clone(res.Tokens)
-		results[i] = keep
+		results[i] = res.Clone()
 	}
 	var counts Counts
 	for i := range recs {
