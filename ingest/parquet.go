@@ -1,0 +1,220 @@
+package ingest
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet"
+	"github.com/apache/arrow/go/v17/parquet/compress"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+)
+
+// Schema is the Arrow schema of the entries files; docs/schema.md documents
+// each column. Timestamps are milliseconds since the epoch in UTC, stored
+// without a time zone annotation so that DuckDB reads them as plain
+// TIMESTAMP (no ICU extension needed) — every value is UTC.
+var Schema = arrow.NewSchema([]arrow.Field{
+	{Name: "log", Type: arrow.BinaryTypes.String},
+	{Name: "idx", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "logged_at", Type: &arrow.TimestampType{Unit: arrow.Millisecond}},
+	{Name: "entry_type", Type: arrow.BinaryTypes.String},
+	{Name: "issuer", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "issuer_key_hash", Type: &arrow.FixedSizeBinaryType{ByteWidth: 32}, Nullable: true},
+	{Name: "serial", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "not_before", Type: &arrow.TimestampType{Unit: arrow.Millisecond}, Nullable: true},
+	{Name: "not_after", Type: &arrow.TimestampType{Unit: arrow.Millisecond}, Nullable: true},
+	{Name: "dns_names", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
+	{Name: "ip_addresses", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
+	{Name: "common_name", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "leaf_hash", Type: &arrow.FixedSizeBinaryType{ByteWidth: 32}},
+	{Name: "parse_error", Type: arrow.BinaryTypes.String, Nullable: true},
+}, nil)
+
+// Row groups of 64k rows keep a reader's memory small and still give zstd
+// and the dictionaries enough data to work with.
+const rowGroupRows = 1 << 16
+
+// batchRows is how many rows are buffered in Arrow builders before they are
+// handed to the Parquet writer.
+const batchRows = 8192
+
+func writerProps() *parquet.WriterProperties {
+	return parquet.NewWriterProperties(
+		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithMaxRowGroupLength(rowGroupRows),
+		parquet.WithCreatedBy("ctlimits"),
+		// Dictionaries pay only where values repeat: one log, two entry
+		// types, a few hundred issuers. Serials, names and hashes are
+		// (nearly) unique, so a dictionary would only cost.
+		parquet.WithDictionaryDefault(false),
+		parquet.WithDictionaryFor("log", true),
+		parquet.WithDictionaryFor("entry_type", true),
+		parquet.WithDictionaryFor("issuer", true),
+		parquet.WithDictionaryFor("issuer_key_hash", true),
+	)
+}
+
+// fileWriter writes one entries file. It writes to a temporary name in the
+// target directory; commit makes it durable and visible under its final
+// name, abort removes it.
+type fileWriter struct {
+	log      string
+	tmp      string
+	f        *os.File
+	buf      *bufio.Writer
+	w        *pqarrow.FileWriter
+	b        *array.RecordBuilder
+	n, total int
+}
+
+func newFileWriter(dir, logID string) (*fileWriter, error) {
+	f, err := os.CreateTemp(dir, ".entries-*.parquet.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("couldn't create temporary file in %s: %w", dir, err)
+	}
+	fw := &fileWriter{log: logID, tmp: f.Name(), f: f, buf: bufio.NewWriterSize(f, 1<<20)}
+	// bufio.Writer has no Close, so the Parquet writer cannot close the
+	// file behind our back before it is synced.
+	fw.w, err = pqarrow.NewFileWriter(Schema, fw.buf, writerProps(), pqarrow.DefaultWriterProps())
+	if err != nil {
+		f.Close()
+		os.Remove(fw.tmp)
+		return nil, fmt.Errorf("couldn't start Parquet file: %w", err)
+	}
+	fw.b = array.NewRecordBuilder(memory.DefaultAllocator, Schema)
+	return fw, nil
+}
+
+func (fw *fileWriter) add(r *Row) error {
+	b := fw.b
+	b.Field(0).(*array.StringBuilder).Append(fw.log)
+	b.Field(1).(*array.Int64Builder).Append(r.Index)
+	b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(r.LoggedAt))
+	if r.Precert {
+		b.Field(3).(*array.StringBuilder).Append("precert")
+	} else {
+		b.Field(3).(*array.StringBuilder).Append("x509")
+	}
+	if r.IssuerKeyHash != nil {
+		b.Field(5).(*array.FixedSizeBinaryBuilder).Append(r.IssuerKeyHash)
+	} else {
+		b.Field(5).AppendNull()
+	}
+	if r.ParseError != "" {
+		b.Field(4).AppendNull()
+		b.Field(6).AppendNull()
+		b.Field(7).AppendNull()
+		b.Field(8).AppendNull()
+		b.Field(9).AppendNull()
+		b.Field(10).AppendNull()
+		b.Field(11).AppendNull()
+	} else {
+		b.Field(4).(*array.StringBuilder).Append(r.Issuer)
+		b.Field(6).(*array.StringBuilder).Append(r.Serial)
+		b.Field(7).(*array.TimestampBuilder).Append(arrow.Timestamp(r.NotBefore))
+		b.Field(8).(*array.TimestampBuilder).Append(arrow.Timestamp(r.NotAfter))
+		appendList(b.Field(9).(*array.ListBuilder), r.DNSNames)
+		appendList(b.Field(10).(*array.ListBuilder), r.IPAddresses)
+		if r.CommonName != "" {
+			b.Field(11).(*array.StringBuilder).Append(r.CommonName)
+		} else {
+			b.Field(11).AppendNull()
+		}
+	}
+	b.Field(12).(*array.FixedSizeBinaryBuilder).Append(r.LeafHash[:])
+	if r.ParseError != "" {
+		b.Field(13).(*array.StringBuilder).Append(r.ParseError)
+	} else {
+		b.Field(13).AppendNull()
+	}
+	fw.n++
+	fw.total++
+	if fw.n >= batchRows {
+		return fw.flush()
+	}
+	return nil
+}
+
+func appendList(lb *array.ListBuilder, vs []string) {
+	lb.Append(true)
+	vb := lb.ValueBuilder().(*array.StringBuilder)
+	for _, v := range vs {
+		vb.Append(v)
+	}
+}
+
+func (fw *fileWriter) flush() error {
+	if fw.n == 0 {
+		return nil
+	}
+	rec := fw.b.NewRecord()
+	defer rec.Release()
+	fw.n = 0
+	if err := fw.w.WriteBuffered(rec); err != nil {
+		return fmt.Errorf("couldn't write Parquet rows: %w", err)
+	}
+	return nil
+}
+
+// commit finishes the file and renames it to dir/name durably: data fsynced
+// before the rename, the directory fsynced after, so a crash leaves either
+// no file or the whole file.
+func (fw *fileWriter) commit(dir, name string) (int64, error) {
+	defer fw.b.Release()
+	if err := fw.flush(); err != nil {
+		fw.abort()
+		return 0, err
+	}
+	if err := fw.w.Close(); err != nil {
+		fw.abort()
+		return 0, fmt.Errorf("couldn't finish Parquet file: %w", err)
+	}
+	if err := fw.buf.Flush(); err != nil {
+		fw.abort()
+		return 0, fmt.Errorf("couldn't write %s: %w", fw.tmp, err)
+	}
+	if err := fw.f.Sync(); err != nil {
+		fw.abort()
+		return 0, fmt.Errorf("couldn't sync %s: %w", fw.tmp, err)
+	}
+	st, err := fw.f.Stat()
+	if err != nil {
+		fw.abort()
+		return 0, err
+	}
+	if err := fw.f.Close(); err != nil {
+		os.Remove(fw.tmp)
+		return 0, err
+	}
+	final := filepath.Join(dir, name)
+	if err := os.Rename(fw.tmp, final); err != nil {
+		os.Remove(fw.tmp)
+		return 0, fmt.Errorf("couldn't rename %s to %s: %w", fw.tmp, final, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+func (fw *fileWriter) abort() {
+	fw.f.Close()
+	os.Remove(fw.tmp)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("couldn't open directory %s to sync it: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("couldn't sync directory %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,209 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/ctlimits/ctlimits/ingest/loglist"
+	ct "github.com/google/certificate-transparency-go"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+)
+
+// rfcSource reads an RFC 6962 log with get-sth, get-entries and
+// get-sth-consistency. Requests go through our fetcher (not ct-go's
+// scanner.Fetcher, which retries 429s without waiting); the response types
+// and the STH signature check are ct-go's.
+type rfcSource struct {
+	log      *loglist.Log
+	f        *fetcher
+	verifier *ct.SignatureVerifier
+	// batch is the number of entries asked for per request, discovered
+	// from the server's first answer (see discoverBatch); requests are
+	// aligned to it because servers that cap batches also align them.
+	batch int64
+
+	issuers sync.Map // [32]byte fingerprint -> []byte SPKI hash
+}
+
+// maxBatch is the most entries ever asked for in one get-entries request.
+const maxBatch = 1024
+
+func newRFCSource(log *loglist.Log, cfg HTTPConfig, batch int64) (*rfcSource, error) {
+	f, err := newFetcher(log.URL, cfg)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := x509.ParsePKIXPublicKey(log.Key)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't parse the key of %s: %w", log.Description, err)
+	}
+	v, err := ct.NewSignatureVerifier(pub)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't use the key of %s: %w", log.Description, err)
+	}
+	return &rfcSource{log: log, f: f, verifier: v, batch: batch}, nil
+}
+
+func (s *rfcSource) retries() int64 { return s.f.retries.Load() }
+
+func (s *rfcSource) latest(ctx context.Context) (treeHead, error) {
+	b, err := s.f.get(ctx, "ct/v1/get-sth")
+	if err != nil {
+		return treeHead{}, err
+	}
+	var resp ct.GetSTHResponse
+	if err := json.Unmarshal(b, &resp); err != nil {
+		return treeHead{}, fmt.Errorf("couldn't parse get-sth of %s: %w", s.log.Description, err)
+	}
+	sth, err := resp.ToSignedTreeHead()
+	if err != nil {
+		return treeHead{}, fmt.Errorf("couldn't parse get-sth of %s: %w", s.log.Description, err)
+	}
+	if err := s.verifier.VerifySTHSignature(*sth); err != nil {
+		return treeHead{}, fmt.Errorf("couldn't verify get-sth of %s: %w", s.log.Description, err)
+	}
+	if sth.TreeSize > 1<<62 {
+		return treeHead{}, fmt.Errorf("get-sth of %s: absurd tree size %d", s.log.Description, sth.TreeSize)
+	}
+	return treeHead{Size: int64(sth.TreeSize), Root: sth.SHA256RootHash, Timestamp: sth.Timestamp, Raw: string(b)}, nil
+}
+
+// getEntries asks for [start, end) and returns what the server sent, which
+// may be fewer entries (RFC 6962 4.6 lets logs cap batches) but never more.
+func (s *rfcSource) getEntries(ctx context.Context, start, end int64) ([]ct.LeafEntry, error) {
+	path := fmt.Sprintf("ct/v1/get-entries?start=%d&end=%d", start, end-1)
+	b, err := s.f.get(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	var resp ct.GetEntriesResponse
+	if err := json.Unmarshal(b, &resp); err != nil {
+		return nil, fmt.Errorf("couldn't parse %s: %w", path, err)
+	}
+	if int64(len(resp.Entries)) > end-start {
+		return nil, fmt.Errorf("%s returned %d entries, more than the %d asked for", path, len(resp.Entries), end-start)
+	}
+	return resp.Entries, nil
+}
+
+// discoverBatch learns the server's batch cap with one request at start.
+// A server that caps at k and aligns to k answers a request at start with
+// k - start%k entries, so the cap is taken as the smallest power of two
+// that is at least the answer — exact for every cap in the wild (32 to
+// 1024, all powers of two), and harmless otherwise because short answers
+// are followed up anyway.
+func (s *rfcSource) discoverBatch(ctx context.Context, start, end int64) error {
+	if s.batch > 0 || start >= end {
+		return nil
+	}
+	es, err := s.getEntries(ctx, start, min(end, start+maxBatch))
+	if err != nil {
+		return err
+	}
+	k := int64(1)
+	for k < int64(len(es)) {
+		k <<= 1
+	}
+	s.batch = min(k, maxBatch)
+	return nil
+}
+
+// jobs cuts [start, end) at multiples of the batch size.
+func (s *rfcSource) jobs(start, end int64) []job {
+	b := s.batch
+	if b <= 0 {
+		b = maxBatch
+	}
+	var js []job
+	for i := start; i < end; {
+		next := min(end, (i/b+1)*b)
+		js = append(js, job{start: i, end: next})
+		i = next
+	}
+	return js
+}
+
+// fetch gets exactly [j.start, j.end), following up short answers.
+func (s *rfcSource) fetch(ctx context.Context, j job, _ treeHead) ([]entry, error) {
+	out := make([]entry, 0, j.end-j.start)
+	empty := 0
+	for i := j.start; i < j.end; {
+		les, err := s.getEntries(ctx, i, j.end)
+		if err != nil {
+			return nil, err
+		}
+		if len(les) == 0 {
+			// An empty answer inside the tree is a server hiccup (its
+			// backend lagging behind its STH); give it the retry budget.
+			empty++
+			if empty > s.f.cfg.MaxRetries {
+				return nil, fmt.Errorf("couldn't fetch entries from %d: the log keeps returning none", i)
+			}
+			if err := s.f.cfg.Sleep(ctx, s.f.backoff(empty)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		for _, le := range les {
+			e := entry{index: i}
+			decodeMerkleLeaf(le.LeafInput, le.ExtraData, &e)
+			if e.typ == x509Entry && e.chain0 != nil && e.decodeErr == nil {
+				e.issuerKeyHash = s.issuerKeyHash(e.chain0)
+			}
+			out = append(out, e)
+			i++
+		}
+	}
+	return out, nil
+}
+
+// issuerKeyHash hashes the issuer's SPKI, caching by certificate
+// fingerprint: a log has few issuers and many entries.
+func (s *rfcSource) issuerKeyHash(der []byte) []byte {
+	fp := sha256.Sum256(der)
+	if h, ok := s.issuers.Load(fp); ok {
+		return h.([]byte)
+	}
+	h, err := spkiHash(der)
+	if err != nil {
+		return nil
+	}
+	s.issuers.Store(fp, h)
+	return h
+}
+
+func (s *rfcSource) prove(ctx context.Context, th treeHead, size int64, root [32]byte) error {
+	if size == th.Size {
+		if root != th.Root {
+			return fmt.Errorf("entries [0, %d) hash to %x, the STH says %x", size, root, th.Root)
+		}
+		return nil
+	}
+	if size == 0 {
+		return nil
+	}
+	path := fmt.Sprintf("ct/v1/get-sth-consistency?first=%d&second=%d", size, th.Size)
+	b, err := s.f.get(ctx, path)
+	if err != nil {
+		return err
+	}
+	var resp ct.GetSTHConsistencyResponse
+	if err := json.Unmarshal(b, &resp); err != nil {
+		return fmt.Errorf("couldn't parse %s: %w", path, err)
+	}
+	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, uint64(size), uint64(th.Size), resp.Consistency, root[:], th.Root[:]); err != nil {
+		return fmt.Errorf("entries [0, %d) are not a prefix of the tree of size %d: %w", size, th.Size, err)
+	}
+	return nil
+}
+
+// frontier of an RFC 6962 log at size > 0 would need an inclusion proof by
+// hash; until that is built, RFC 6962 ingests start at index 0 or resume.
+func (s *rfcSource) frontier(ctx context.Context, th treeHead, size int64) ([][]byte, error) {
+	return nil, fmt.Errorf("RFC 6962 logs can only be ingested from index 0 (or resumed); --from %d is not supported yet", size)
+}
