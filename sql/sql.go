@@ -8,6 +8,7 @@
 package sql
 
 import (
+	"context"
 	dbsql "database/sql"
 	"embed"
 	"fmt"
@@ -32,6 +33,26 @@ type Params struct {
 	// exists (DuckDB refuses to read an empty glob).
 	EntriesGlob string
 	HasEntries  bool
+	// DecisionsFile is the newest replay's decisions file, "" if none.
+	DecisionsFile string
+}
+
+// DecisionsDir is where `ctlimits replay --data` writes decisions, one
+// directory per policy: DATA/decisions/policy=<name>/decisions.parquet.
+func DecisionsDir(data, policy string) string {
+	return filepath.Join(data, "decisions", "policy="+policy)
+}
+
+// newestDecisions returns the most recently written decisions file.
+func newestDecisions(data string) string {
+	files, _ := filepath.Glob(filepath.Join(data, "decisions", "policy=*", "decisions.parquet"))
+	best, bestTime := "", int64(0)
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil && (best == "" || st.ModTime().UnixNano() > bestTime) {
+			best, bestTime = f, st.ModTime().UnixNano()
+		}
+	}
+	return best
 }
 
 // DB is a DuckDB database with the project's views over one DATA directory.
@@ -54,6 +75,7 @@ func Open(dataDir string) (*DB, error) {
 	if m, _ := filepath.Glob(p.EntriesGlob); len(m) > 0 {
 		p.HasEntries = true
 	}
+	p.DecisionsFile = newestDecisions(abs)
 	db, err := dbsql.Open("duckdb", "")
 	if err != nil {
 		return nil, fmt.Errorf("couldn't start DuckDB: %w", err)
@@ -62,6 +84,10 @@ func Open(dataDir string) (*DB, error) {
 	// for an in-memory database, and queries here are one at a time.
 	db.SetMaxOpenConns(1)
 	d := &DB{db: db, Params: p}
+	if err := registerFunctions(context.Background(), db); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := d.createViews(); err != nil {
 		db.Close()
 		return nil, err

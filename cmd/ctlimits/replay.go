@@ -20,9 +20,10 @@ func init() {
 	register(&command{
 		name:    "replay",
 		summary: "Replay orders through Let's Encrypt's rate limits and write one decision per order",
-		usage:   "--orders FILE [--policy NAME] [--limits FILE] [--overrides FILE] [--format table|jsonl|csv|parquet] [--out FILE]",
+		usage:   "(--orders FILE | --data DIR) [--policy NAME] [--limits FILE] [--overrides FILE] [--format table|jsonl|csv|parquet] [--out FILE]",
 		setup: func(fs *pflag.FlagSet) {
 			fs.String("orders", "", "orders file: .jsonl, .csv or .parquet (\"-\" reads JSON lines from stdin)")
+			addCTReplayFlags(fs)
 			addPolicyFlags(fs)
 			fs.String("format", "table", "output format: "+strings.Join(orderio.OutputFormats, ", "))
 			fs.StringP("out", "o", "", "write decisions to this file, atomically (default: stdout)")
@@ -80,8 +81,19 @@ func runReplay(ctx context.Context, env *cmdEnv, args []string) error {
 		return usagef("unexpected argument %q", args[0])
 	}
 	ordersPath, _ := fs.GetString("orders")
-	if ordersPath == "" {
-		return usagef("--orders FILE is required")
+	data, _ := fs.GetString("data")
+	switch {
+	case ordersPath != "" && data != "":
+		return usagef("give --orders FILE (planned orders) or --data DIR (CT history), not both")
+	case data != "":
+		return runReplayData(ctx, env, data)
+	case ordersPath == "":
+		return usagef("--orders FILE or --data DIR is required")
+	}
+	for _, f := range []string{"issuers", "domain", "since", "until"} {
+		if fs.Changed(f) {
+			return usagef("--%s applies to --data replays", f)
+		}
 	}
 	format, _ := fs.GetString("format")
 	if !slices.Contains(orderio.OutputFormats, format) {

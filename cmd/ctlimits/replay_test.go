@@ -60,7 +60,7 @@ func TestReplayUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"replay"}, "--orders FILE is required"},
+		{[]string{"replay"}, "--orders FILE or --data DIR is required"},
 		{[]string{"replay", "--orders", sample, "--format", "xml"}, `unknown --format "xml"`},
 		{[]string{"replay", "--orders", sample, "--policy", "zerossl"}, `unknown policy "zerossl"`},
 		{[]string{"replay", "--orders", sample, "--bogus"}, "unknown flag: --bogus"},

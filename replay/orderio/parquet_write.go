@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/compress"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
+	_ "github.com/ctlimits/ctlimits/ingest/parquetzstd"
 	"github.com/ctlimits/ctlimits/replay"
 )
 
@@ -37,6 +38,21 @@ var DecisionSchema = arrow.NewSchema([]arrow.Field{
 	))},
 }, nil)
 
+// ctFields are the columns decisions of historical orders add: which
+// certificate, its validity, and the policy replayed.
+var ctFields = []arrow.Field{
+	{Name: "issuer", Type: arrow.BinaryTypes.String},
+	{Name: "serial", Type: arrow.BinaryTypes.String},
+	{Name: "issuer_group", Type: arrow.BinaryTypes.String},
+	{Name: "not_before", Type: &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}},
+	{Name: "not_after", Type: &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}, Nullable: true},
+	{Name: "policy", Type: arrow.BinaryTypes.String},
+}
+
+// CTDecisionSchema is DecisionSchema plus the certificate columns, the
+// schema of DATA/decisions files.
+var CTDecisionSchema = arrow.NewSchema(append(append([]arrow.Field{}, DecisionSchema.Fields()...), ctFields...), nil)
+
 // rowGroupRows bounds a row group: big enough for zstd and DuckDB scans.
 // Rows reach the file in records of recordRows, small enough that the
 // builders' buffers stay in cache instead of regrowing (and clearing)
@@ -51,9 +67,15 @@ type parquetWriter struct {
 	b       *array.RecordBuilder
 	n       int
 	scratch []byte
+	ct      bool
+	policy  string
 }
 
-func newParquetWriter(w io.Writer) (*parquetWriter, error) {
+func newParquetWriter(w io.Writer, opt WriterOptions) (*parquetWriter, error) {
+	schema := DecisionSchema
+	if opt.CT {
+		schema = CTDecisionSchema
+	}
 	// Dictionaries only where values repeat: on unique columns (order,
 	// times, set hashes, names) the dictionary's hashing cost more than
 	// the whole replay (measured, docs/benchmarks.md). zstd level 1: most
@@ -68,15 +90,18 @@ func newParquetWriter(w io.Writer) (*parquetWriter, error) {
 		parquet.WithDictionaryFor("limited_by.list.element", true),
 		parquet.WithDictionaryFor("registered_domains.list.element", true),
 		parquet.WithDictionaryFor("tokens.list.element.bucket", true),
+		parquet.WithDictionaryFor("issuer", true),
+		parquet.WithDictionaryFor("issuer_group", true),
+		parquet.WithDictionaryFor("policy", true),
 		parquet.WithMaxRowGroupLength(rowGroupRows),
 		parquet.WithCreatedBy("ctlimits"),
 	)
 	// The Parquet writer closes its sink if it can; the caller owns w.
-	fw, err := pqarrow.NewFileWriter(DecisionSchema, struct{ io.Writer }{w}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	fw, err := pqarrow.NewFileWriter(schema, struct{ io.Writer }{w}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
 		return nil, fmt.Errorf("couldn't start Parquet output: %w", err)
 	}
-	return &parquetWriter{fw: fw, b: array.NewRecordBuilder(memory.DefaultAllocator, DecisionSchema)}, nil
+	return &parquetWriter{fw: fw, b: array.NewRecordBuilder(memory.DefaultAllocator, schema), ct: opt.CT, policy: opt.Policy}, nil
 }
 
 func appendList(lb *array.ListBuilder, ss []string) {
@@ -131,6 +156,22 @@ func (p *parquetWriter) Write(r *Row) error {
 		f[11].(*array.Int64Builder).Append(minTok)
 	} else {
 		f[11].AppendNull()
+	}
+	if p.ct {
+		c := r.Cert
+		if c == nil {
+			c = &CertRef{}
+		}
+		f[13].(*array.StringBuilder).Append(c.Issuer)
+		f[14].(*array.StringBuilder).Append(c.Serial)
+		f[15].(*array.StringBuilder).Append(c.IssuerGroup)
+		f[16].(*array.TimestampBuilder).Append(arrow.Timestamp(pr.NotBefore))
+		if pr.NotAfter != 0 {
+			f[17].(*array.TimestampBuilder).Append(arrow.Timestamp(pr.NotAfter))
+		} else {
+			f[17].AppendNull()
+		}
+		f[18].(*array.StringBuilder).Append(p.policy)
 	}
 	p.n++
 	if p.n >= recordRows {

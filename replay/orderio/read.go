@@ -18,8 +18,16 @@ import (
 // Record is one order read from a file, with its position for messages.
 type Record struct {
 	Order replay.Order
-	// Line is the 1-based line (JSON lines, CSV) or row (Parquet).
+	// Line is the 1-based line (JSON lines, CSV) or row (Parquet, query).
 	Line int64
+	// Cert identifies the certificate behind a historical order (from
+	// CT); nil for planned orders.
+	Cert *CertRef
+}
+
+// CertRef identifies a certificate from CT.
+type CertRef struct {
+	Issuer, Serial, IssuerGroup string
 }
 
 // Reader yields orders from a file in file order.

@@ -24,6 +24,11 @@ type Options struct {
 	Workers int
 	// Progress, if set, is called now and then with the orders done.
 	Progress func(done int64)
+	// Skip, if set, makes an order the model rejects (a malformed name)
+	// a skipped row instead of an error: Skip is called with it, in input
+	// order, and no decision is written for it. CT holds every kind of
+	// name; a planned-orders file should be fixed instead.
+	Skip func(rec *Record, err error)
 }
 
 // batchSize is the orders handed between pipeline stages at once: large
@@ -36,6 +41,7 @@ type batch struct {
 	recs     []Record
 	prepared []replay.Prepared
 	results  []replay.Result // each keeps its own slices across reuse
+	bad      []error         // with Options.Skip: why an order was skipped
 	err      error
 }
 
@@ -54,7 +60,8 @@ func Stream(ctx context.Context, in Reader, p *replay.Policy, out Writer, opt Op
 	}
 
 	pool := sync.Pool{New: func() any {
-		return &batch{recs: make([]Record, batchSize), prepared: make([]replay.Prepared, batchSize), results: make([]replay.Result, batchSize)}
+		return &batch{recs: make([]Record, batchSize), prepared: make([]replay.Prepared, batchSize),
+			results: make([]replay.Result, batchSize), bad: make([]error, batchSize)}
 	}}
 	toPrepare := make(chan *batch, workers*2)
 	prepared := make(chan *batch, workers*2)
@@ -99,8 +106,13 @@ func Stream(ctx context.Context, in Reader, p *replay.Policy, out Writer, opt Op
 			var namer replay.Namer
 			for b := range toPrepare {
 				b.prepared = b.prepared[:len(b.recs)]
+				clear(b.bad)
 				for i := range b.recs {
 					pr, err := namer.Prepare(&b.recs[i].Order)
+					if err != nil && opt.Skip != nil {
+						b.prepared[i], b.bad[i] = replay.Prepared{}, err
+						continue
+					}
 					if err != nil {
 						b.prepared = b.prepared[:i]
 						b.err = inputErr(in.Name(), b.recs[i].Line, err)
@@ -128,7 +140,11 @@ func Stream(ctx context.Context, in Reader, p *replay.Policy, out Writer, opt Op
 		var row Row
 		for b := range toWrite {
 			for i := range b.prepared {
-				row.Order, row.Prepared, row.Result = b.first+int64(i), &b.prepared[i], &b.results[i]
+				if b.bad[i] != nil {
+					opt.Skip(&b.recs[i], b.bad[i])
+					continue
+				}
+				row.Order, row.Prepared, row.Result, row.Cert = b.first+int64(i), &b.prepared[i], &b.results[i], b.recs[i].Cert
 				if err := out.Write(&row); err != nil {
 					writeErr <- fmt.Errorf("couldn't write decisions: %w", err)
 					cancel()
@@ -178,6 +194,9 @@ func decideInOrder(ctx context.Context, name string, prepared <-chan *batch, r *
 			next++
 			for i := range b.prepared {
 				pr := &b.prepared[i]
+				if b.bad[i] != nil {
+					continue
+				}
 				if err := r.Decide(pr, &b.results[i]); err != nil {
 					if errors.Is(err, replay.ErrOutOfOrder) {
 						err = fmt.Errorf("issued_at %s is earlier than the order before it (line %d, %s); sort the input by issued_at or pass --sort",
@@ -233,15 +252,22 @@ func streamSorted(ctx context.Context, in Reader, p *replay.Policy, out Writer, 
 			return Counts{}, err
 		}
 	}
-	prepared := make([]replay.Prepared, len(recs))
+	prepared := make([]replay.Prepared, 0, len(recs))
 	var namer replay.Namer
+	kept := recs[:0]
 	for i := range recs {
 		pr, err := namer.Prepare(&recs[i].Order)
+		if err != nil && opt.Skip != nil {
+			opt.Skip(&recs[i], err)
+			continue
+		}
 		if err != nil {
 			return Counts{}, inputErr(in.Name(), recs[i].Line, err)
 		}
-		prepared[i] = pr
+		prepared = append(prepared, pr)
+		kept = append(kept, recs[i])
 	}
+	recs = kept
 	idx := make([]int, len(recs))
 	for i := range idx {
 		idx[i] = i
@@ -260,7 +286,7 @@ func streamSorted(ctx context.Context, in Reader, p *replay.Policy, out Writer, 
 	}
 	var counts Counts
 	for i := range recs {
-		row := Row{Order: int64(i), Prepared: &prepared[i], Result: &results[i]}
+		row := Row{Order: int64(i), Prepared: &prepared[i], Result: &results[i], Cert: recs[i].Cert}
 		if err := out.Write(&row); err != nil {
 			return counts, fmt.Errorf("couldn't write decisions: %w", err)
 		}

@@ -19,6 +19,8 @@ type Row struct {
 	Order    int64
 	Prepared *replay.Prepared
 	Result   *replay.Result
+	// Cert is the certificate behind the order, for CT replays.
+	Cert *CertRef
 }
 
 // Writer writes decision rows in one output format.
@@ -59,9 +61,24 @@ func (c Counts) String() string {
 // OutputFormats lists the decision formats.
 var OutputFormats = []string{"table", "jsonl", "csv", "parquet"}
 
+// WriterOptions adjust a Writer.
+type WriterOptions struct {
+	// CT adds the certificate columns (issuer, serial, issuer_group,
+	// not_before, not_after, policy) to Parquet output, and issuer and
+	// serial to JSON lines.
+	CT bool
+	// Policy is written in the policy column.
+	Policy string
+}
+
 // NewWriter returns a Writer for format ("table", "jsonl", "csv",
 // "parquet") on w.
 func NewWriter(format string, w io.Writer) (Writer, error) {
+	return NewWriterWith(format, w, WriterOptions{})
+}
+
+// NewWriterWith is NewWriter with options.
+func NewWriterWith(format string, w io.Writer, opt WriterOptions) (Writer, error) {
 	switch format {
 	case "table":
 		return &tableWriter{w: bufio.NewWriterSize(w, 1<<16)}, nil
@@ -74,7 +91,7 @@ func NewWriter(format string, w io.Writer) (Writer, error) {
 		}
 		return &csvWriter{w: cw}, nil
 	case "parquet":
-		return newParquetWriter(w)
+		return newParquetWriter(w, opt)
 	}
 	return nil, fmt.Errorf("unknown output format %q; choose one of %s", format, strings.Join(OutputFormats, ", "))
 }
@@ -137,6 +154,13 @@ func (j *jsonlWriter) Write(r *Row) error {
 	b = appendStrings(b, p.Names)
 	b = append(b, `,"registered_domains":`...)
 	b = appendStrings(b, p.Domains)
+	if r.Cert != nil {
+		b = append(b, `,"issuer":`...)
+		b = strconv.AppendQuote(b, r.Cert.Issuer)
+		b = append(b, `,"serial":"`...)
+		b = append(b, r.Cert.Serial...)
+		b = append(b, '"')
+	}
 	b = append(b, `,"fqdn_set_hash":"`...)
 	b = hex.AppendEncode(b, p.Set[:])
 	b = append(b, `","tokens":{`...)

@@ -1,0 +1,319 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ctlimits/ctlimits/replay"
+	"github.com/ctlimits/ctlimits/replay/orderio"
+	"github.com/ctlimits/ctlimits/sql"
+)
+
+// Replaying CT history (ctlimits replay --data DIR): orders come from the
+// certificates view, in time order, and decisions go to
+// DATA/decisions/policy=<name>/decisions.parquet.
+
+// addCTReplayFlags defines the flags of a replay over DATA.
+func addCTReplayFlags(fs *pflag.FlagSet) {
+	fs.String("data", "", "replay the certificates ingested into this data `directory` (instead of --orders)")
+	fs.String("issuers", "production", "which certificates: production (Let's Encrypt), staging, other (other CAs, as if from Let's Encrypt), all, or a regular expression on the issuer name")
+	fs.StringSlice("domain", nil, "replay only the orders connected to these registered domains (repeatable)")
+	fs.String("since", "", "first order to report (RFC 3339 or YYYY-MM-DD); earlier orders warm the buckets up")
+	fs.String("until", "", "last instant to replay (RFC 3339 or YYYY-MM-DD, exclusive)")
+}
+
+// stream is one independent replay: a set of issuers under one policy.
+type stream struct {
+	label  string // for messages: "Let's Encrypt production"
+	where  string // SQL condition on the certificates view
+	args   []any
+	policy *replay.Policy
+}
+
+// warmUp is how far before --since orders are replayed without being
+// reported: the renewal lookback, which also covers any bucket's refill.
+const warmUp = 120 * 24 * time.Hour
+
+func parseWhen(flag, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, usagef("--%s %q: want an RFC 3339 time or a date (2026-03-01)", flag, s)
+}
+
+// ctStreams turns --issuers and --policy into the replays to run.
+// Staging certificates are never mixed silently into a production replay:
+// they always get a stream of their own, under letsencrypt-staging unless
+// --policy names another policy for a staging-only replay.
+func ctStreams(fs *pflag.FlagSet) ([]stream, error) {
+	issuers, _ := fs.GetString("issuers")
+	main, err := policyFromFlags(fs)
+	if err != nil {
+		return nil, err
+	}
+	staging := func() (*replay.Policy, error) {
+		if fs.Changed("policy") || fs.Changed("limits") || fs.Changed("overrides") {
+			return main, nil
+		}
+		p, err := replay.LookupPolicy("letsencrypt-staging")
+		if err != nil {
+			return nil, err
+		}
+		p.AssumeARI = main.AssumeARI
+		return p, nil
+	}
+	switch issuers {
+	case "production":
+		return []stream{{"Let's Encrypt production", "issuer_group = 'letsencrypt'", nil, main}}, nil
+	case "other":
+		return []stream{{"other CAs", "issuer_group = 'other'", nil, main}}, nil
+	case "staging":
+		p, err := staging()
+		if err != nil {
+			return nil, err
+		}
+		return []stream{{"Let's Encrypt staging", "issuer_group = 'letsencrypt-staging'", nil, p}}, nil
+	case "all":
+		p, err := staging()
+		if err != nil {
+			return nil, err
+		}
+		return []stream{
+			{"Let's Encrypt production and other CAs", "issuer_group <> 'letsencrypt-staging'", nil, main},
+			{"Let's Encrypt staging", "issuer_group = 'letsencrypt-staging'", nil, p},
+		}, nil
+	}
+	if _, err := regexp.Compile(issuers); err != nil {
+		return nil, usagef("--issuers %q: not production, staging, other, all, or a valid regular expression: %v", issuers, err)
+	}
+	p, err := staging()
+	if err != nil {
+		return nil, err
+	}
+	return []stream{
+		{"issuers matching " + issuers, "regexp_matches(issuer, ?) AND issuer_group <> 'letsencrypt-staging'", []any{issuers}, main},
+		{"staging issuers matching " + issuers, "regexp_matches(issuer, ?) AND issuer_group = 'letsencrypt-staging'", []any{issuers}, p},
+	}, nil
+}
+
+// policyDirName makes a policy name safe for a directory.
+func policyDirName(p *replay.Policy) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == os.PathSeparator || r == '=' {
+			return '_'
+		}
+		return r
+	}, p.Name)
+}
+
+func runReplayData(ctx context.Context, env *cmdEnv, data string) error {
+	fs := env.fs
+	streams, err := ctStreams(fs)
+	if err != nil {
+		return err
+	}
+	sinceS, _ := fs.GetString("since")
+	untilS, _ := fs.GetString("until")
+	since, err := parseWhen("since", sinceS)
+	if err != nil {
+		return err
+	}
+	until, err := parseWhen("until", untilS)
+	if err != nil {
+		return err
+	}
+	domains, _ := fs.GetStringSlice("domain")
+	for i, d := range domains {
+		rd, err := replay.RegisteredDomain(d)
+		if err != nil {
+			return usagef("--domain %q: %v", d, err)
+		}
+		domains[i] = rd
+	}
+	quiet, _ := fs.GetBool("quiet")
+	format, _ := fs.GetString("format")
+	outPath, _ := fs.GetString("out")
+	if !fs.Changed("format") {
+		format = "parquet"
+	}
+
+	db, err := sql.Open(data)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if !db.Params.HasEntries {
+		return fmt.Errorf("no certificates in %s: run 'ctlimits ingest --data %s --log LOG' first", data, data)
+	}
+	wrote := 0
+	for _, st := range streams {
+		where := []string{"(" + st.where + ")"}
+		args := slices.Clone(st.args)
+		if !since.IsZero() {
+			where = append(where, "issued_at >= ?")
+			args = append(args, since.Add(-warmUp))
+		}
+		if !until.IsZero() {
+			where = append(where, "issued_at < ?")
+			args = append(args, until)
+		}
+		q := orderio.CertificateQuery + " WHERE " + strings.Join(where, " AND ") + orderio.CertificateOrder
+		rows, err := db.DB().QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("couldn't read certificates from %s: %w", data, err)
+		}
+		in := orderio.Reader(orderio.NewQueryReader(data+" certificates", rows))
+		if len(domains) > 0 {
+			if in, err = componentsOf(in, domains); err != nil {
+				return err
+			}
+		}
+		dest := outPath
+		if dest == "" {
+			dir := sql.DecisionsDir(data, policyDirName(st.policy))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("couldn't create %s: %w", dir, err)
+			}
+			dest = filepath.Join(dir, "decisions.parquet")
+		} else if len(streams) > 1 {
+			return usagef("--out holds one replay, but --issuers %s makes %d (production and staging are replayed apart); write into DATA instead", fs.Lookup("issuers").Value, len(streams))
+		}
+		start := time.Now()
+		var counts orderio.Counts
+		var overModel, skipped int64
+		skip := func(rec *orderio.Record, err error) {
+			if skipped++; skipped <= 3 && !quiet {
+				fmt.Fprintf(env.stderr, "ctlimits replay: skipping certificate %s serial %s: %v\n", rec.Cert.Issuer, rec.Cert.Serial, err)
+			}
+		}
+		err = writeOutput(dest, env.stdout, func(w io.Writer) error {
+			out, err := orderio.NewWriterWith(format, w, orderio.WriterOptions{CT: true, Policy: st.policy.Name})
+			if err != nil {
+				return err
+			}
+			filtered := &sinceWriter{Writer: out, since: since.UnixNano()}
+			if _, err = orderio.Stream(ctx, in, st.policy, filtered, orderio.Options{Skip: skip}); err != nil {
+				return err
+			}
+			counts, overModel = filtered.counts, filtered.counts.Limited
+			if counts.Orders == 0 && outPath == "" {
+				// Nothing matched: keep whatever an earlier replay wrote.
+				return errNoOrders
+			}
+			return out.Close()
+		})
+		in.Close()
+		if errors.Is(err, errNoOrders) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		wrote++
+		if !quiet {
+			fmt.Fprintf(env.stderr, "ctlimits replay: %s under %s: %s; %d over the model (issued although the model would have limited them); %d skipped -> %s (%s)\n",
+				st.label, st.policy.Name, counts, overModel, skipped, dest, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	if wrote == 0 && !quiet {
+		fmt.Fprintf(env.stderr, "ctlimits replay: no certificates in %s matched --issuers %s\n", data, fs.Lookup("issuers").Value)
+	}
+	return nil
+}
+
+var errNoOrders = errors.New("no orders")
+
+// sinceWriter drops the warm-up orders before --since and counts the rest.
+type sinceWriter struct {
+	orderio.Writer
+	since  int64
+	counts orderio.Counts
+}
+
+func (s *sinceWriter) Write(r *orderio.Row) error {
+	if r.Result.IssuedAt < s.since {
+		return nil
+	}
+	s.counts.Add(r.Result)
+	return s.Writer.Write(r)
+}
+
+// componentsOf keeps the orders connected to the given registered
+// domains: their whole connected components, so the replay stays exact.
+func componentsOf(in orderio.Reader, domains []string) (orderio.Reader, error) {
+	var recs []orderio.Record
+	buf := make([]orderio.Record, 4096)
+	for {
+		n, err := in.Read(buf)
+		recs = append(recs, buf[:n]...)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	// Orders the model rejects are left out here, as the replay skips
+	// them; the rest join components in the order Components.Add sees
+	// them.
+	var namer replay.Namer
+	var comps replay.Components
+	var kept []orderio.Record
+	var hits []int
+	for i := range recs {
+		p, err := namer.Prepare(&recs[i].Order)
+		if err != nil {
+			continue
+		}
+		comps.Add(&p)
+		if slices.ContainsFunc(p.Domains, func(d string) bool { return slices.Contains(domains, d) }) {
+			hits = append(hits, len(kept))
+		}
+		kept = append(kept, recs[i])
+	}
+	wanted := map[int32]bool{}
+	for _, i := range hits {
+		wanted[comps.Of(i)] = true
+	}
+	var out []orderio.Record
+	for i := range kept {
+		if wanted[comps.Of(i)] {
+			out = append(out, kept[i])
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no certificates for %s in %s", strings.Join(domains, ", "), in.Name())
+	}
+	return &sliceReader{name: in.Name(), recs: out}, nil
+}
+
+type sliceReader struct {
+	name string
+	recs []orderio.Record
+}
+
+func (s *sliceReader) Name() string { return s.name }
+func (s *sliceReader) Close() error { return nil }
+func (s *sliceReader) Read(buf []orderio.Record) (int, error) {
+	if len(s.recs) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(buf, s.recs)
+	s.recs = s.recs[n:]
+	return n, nil
+}

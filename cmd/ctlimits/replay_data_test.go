@@ -1,0 +1,102 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ctlimits/ctlimits/sql"
+)
+
+// ingestSample ingests the bundled sample log into a fresh DATA directory.
+func ingestSample(t *testing.T) string {
+	t.Helper()
+	data := t.TempDir()
+	args := append([]string{"ingest", "--data", data, "--quiet"}, sampleArgs(t)...)
+	if code, _, stderr := run(t, "", args...); code != exitOK {
+		t.Fatalf("ingest: exit %d: %s", code, stderr)
+	}
+	return data
+}
+
+func queryInt(t *testing.T, data, q string) int64 {
+	t.Helper()
+	db, err := sql.Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int64
+	if err := db.DB().QueryRow(q).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+func TestReplayDataWritesOneDecisionPerCertificate(t *testing.T) {
+	data := ingestSample(t)
+	code, _, stderr := run(t, "", "replay", "--data", data, "--issuers", "other")
+	if code != exitOK || !strings.Contains(stderr, "other CAs under letsencrypt: 1000 orders") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if n := queryInt(t, data, `SELECT count(*) FROM decisions d JOIN certificates c USING (issuer, serial)`); n != 1000 {
+		t.Fatalf("%d decisions joined to certificates, want 1000", n)
+	}
+	// The decisions agree with a replay of the orders view's names: the
+	// SQL functions and the replay normalize alike.
+	if n := queryInt(t, data, `SELECT count(*) FROM decisions d JOIN orders o USING (issuer, serial)
+		WHERE d.names <> o.names OR d.fqdn_set_hash <> o.fqdn_set_hash OR d.registered_domains <> o.registered_domains`); n != 0 {
+		t.Fatalf("%d decisions disagree with the orders view", n)
+	}
+	if n := queryInt(t, data, `SELECT count(*) FROM decisions WHERE over_model <> (decision = 'limited') OR policy <> 'letsencrypt'`); n != 0 {
+		t.Fatalf("%d rows with a wrong over_model or policy", n)
+	}
+	// Nothing matches production here: the earlier decisions stay.
+	code, _, stderr = run(t, "", "replay", "--data", data)
+	if code != exitOK || !strings.Contains(stderr, "no certificates in") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if n := queryInt(t, data, `SELECT count(*) FROM decisions`); n != 1000 {
+		t.Fatalf("an empty replay replaced the decisions: %d rows", n)
+	}
+}
+
+func TestReplayDataDomainKeepsItsWholeComponent(t *testing.T) {
+	data := ingestSample(t)
+	out := filepath.Join(t.TempDir(), "d.jsonl")
+	code, _, stderr := run(t, "", "replay", "--data", data, "--issuers", "all", "--domain", "www.site28.example", "--format", "jsonl", "--out", out)
+	if code != exitUsage || !strings.Contains(stderr, "--out holds one replay") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	code, _, stderr = run(t, "", "replay", "--data", data, "--issuers", "other", "--domain", "www.site28.example", "--format", "jsonl", "--out", out)
+	if code != exitOK || !strings.Contains(stderr, "4 orders") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	// example.org joins many sites into one component: asking for it
+	// replays all of them.
+	code, _, stderr = run(t, "", "replay", "--data", data, "--issuers", "other", "--domain", "example.org", "--format", "jsonl", "--out", out)
+	if code != exitOK || strings.Contains(stderr, " 4 orders") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+func TestReplayDataBadInput(t *testing.T) {
+	empty := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"replay", "--data", filepath.Join(empty, "missing")}, exitError, "not a directory (run 'ctlimits ingest"},
+		{[]string{"replay", "--data", empty}, exitError, "no certificates in " + empty + ": run 'ctlimits ingest"},
+		{[]string{"replay", "--data", empty, "--orders", "x.jsonl"}, exitUsage, "not both"},
+		{[]string{"replay", "--orders", sample, "--since", "2026-01-01"}, exitUsage, "--since applies to --data replays"},
+		{[]string{"replay", "--data", empty, "--since", "last tuesday"}, exitUsage, `--since "last tuesday"`},
+		{[]string{"replay", "--data", empty, "--issuers", "(unclosed"}, exitUsage, "not production, staging, other, all, or a valid regular expression"},
+	} {
+		code, _, stderr := run(t, "", c.args...)
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d stderr %q, want %d and %q", c.args, code, stderr, c.code, c.want)
+		}
+	}
+}
