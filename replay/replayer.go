@@ -336,3 +336,27 @@ type Stats struct {
 func (r *Replayer) Stats() Stats {
 	return Stats{len(r.domainTAT), len(r.accountTAT), len(r.sets)}
 }
+
+// Level reports a CertificatesPerDomain bucket at instant at (Unix ns, not
+// before the last order decided): whole tokens left, the burst, and when
+// it is full again (at itself when full). It reads the state only.
+func (r *Replayer) Level(domain string, at int64) (remaining, burst int64, fullAt int64) {
+	l := r.p.limitFor(CertificatesPerDomain, domain)
+	if !l.Enabled() {
+		return 0, 0, at
+	}
+	if r.legacy != nil {
+		n, _ := inWindow(r.legacy.domains[domain], at, l.Period)
+		w := r.legacy.domains[domain]
+		full := at
+		if len(w) > 0 {
+			full = max(at, w[len(w)-1]+int64(l.Period))
+		}
+		return max(0, l.Burst-n), l.Burst, full
+	}
+	tat, ok := r.domainTAT[domain]
+	if !ok || tat <= at {
+		return l.Burst, l.Burst, at
+	}
+	return level(&l, tat, at), l.Burst, tat
+}

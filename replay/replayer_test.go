@@ -335,3 +335,17 @@ func TestIPv6MessageNamesTheKeyAsBoulderDoes(t *testing.T) {
 		t.Fatalf("%s: %s", d.Bucket.ID(), res.Message())
 	}
 }
+
+func TestLevelReadsTheBucketWithoutChangingIt(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "letsencrypt")
+	h.fill(t0, "lvl.example", 10)
+	ei := 201*time.Minute + 36*time.Second
+	rem, burst, full := h.r.Level("lvl.example", t0.Add(ei).UnixNano())
+	if rem != 41 || burst != 50 || full != t0.Add(10*ei).UnixNano() {
+		t.Fatalf("remaining %d burst %d full at %s", rem, burst, time.Unix(0, full).UTC())
+	}
+	if rem, _, _ := h.r.Level("untouched.example", t0.UnixNano()); rem != 50 {
+		t.Fatalf("an untouched domain has %d tokens", rem)
+	}
+}

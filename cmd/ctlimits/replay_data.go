@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -60,14 +61,10 @@ func parseWhen(flag, s string) (time.Time, error) {
 // Staging certificates are never mixed silently into a production replay:
 // they always get a stream of their own, under letsencrypt-staging unless
 // --policy names another policy for a staging-only replay.
-func ctStreams(fs *pflag.FlagSet) ([]stream, error) {
-	issuers, _ := fs.GetString("issuers")
-	main, err := policyFromFlags(fs)
-	if err != nil {
-		return nil, err
-	}
+// explicit says the user chose the policy (or its limits) for this replay.
+func ctStreams(issuers string, main *replay.Policy, explicit bool) ([]stream, error) {
 	staging := func() (*replay.Policy, error) {
-		if fs.Changed("policy") || fs.Changed("limits") || fs.Changed("overrides") {
+		if explicit {
 			return main, nil
 		}
 		p, err := replay.LookupPolicy("letsencrypt-staging")
@@ -121,119 +118,155 @@ func policyDirName(p *replay.Policy) string {
 	}, p.Name)
 }
 
+// ctReplay is one replay of CT history in DATA.
+type ctReplay struct {
+	data         string
+	streams      []stream
+	since, until time.Time
+	domains      []string // registered domains; empty: all
+	format, out  string   // out "": DATA/decisions/policy=<name>/
+	quiet        bool
+}
+
+// streamResult is what one stream of a ctReplay did.
+type streamResult struct {
+	stream
+	counts             orderio.Counts
+	overModel, skipped int64
+	dest               string
+}
+
 func runReplayData(ctx context.Context, env *cmdEnv, data string) error {
 	fs := env.fs
-	streams, err := ctStreams(fs)
+	issuers, _ := fs.GetString("issuers")
+	main, err := policyFromFlags(fs)
 	if err != nil {
+		return err
+	}
+	c := ctReplay{data: data}
+	if c.streams, err = ctStreams(issuers, main, fs.Changed("policy") || fs.Changed("limits") || fs.Changed("overrides")); err != nil {
 		return err
 	}
 	sinceS, _ := fs.GetString("since")
 	untilS, _ := fs.GetString("until")
-	since, err := parseWhen("since", sinceS)
-	if err != nil {
+	if c.since, err = parseWhen("since", sinceS); err != nil {
 		return err
 	}
-	until, err := parseWhen("until", untilS)
-	if err != nil {
+	if c.until, err = parseWhen("until", untilS); err != nil {
 		return err
 	}
-	domains, _ := fs.GetStringSlice("domain")
-	for i, d := range domains {
+	c.domains, _ = fs.GetStringSlice("domain")
+	for i, d := range c.domains {
 		rd, err := replay.RegisteredDomain(d)
 		if err != nil {
 			return usagef("--domain %q: %v", d, err)
 		}
-		domains[i] = rd
+		c.domains[i] = rd
 	}
-	quiet, _ := fs.GetBool("quiet")
-	format, _ := fs.GetString("format")
-	outPath, _ := fs.GetString("out")
+	c.quiet, _ = fs.GetBool("quiet")
+	c.format, _ = fs.GetString("format")
+	c.out, _ = fs.GetString("out")
 	if !fs.Changed("format") {
-		format = "parquet"
+		c.format = "parquet"
 	}
-
-	db, err := sql.Open(data)
+	if c.out != "" && len(c.streams) > 1 {
+		return usagef("--out holds one replay, but --issuers %s makes %d (production and staging are replayed apart); write into DATA instead", issuers, len(c.streams))
+	}
+	results, err := c.run(ctx, env)
 	if err != nil {
 		return err
 	}
+	if len(results) == 0 && !c.quiet {
+		fmt.Fprintf(env.stderr, "ctlimits replay: no certificates in %s matched --issuers %s\n", data, issuers)
+	}
+	return nil
+}
+
+// run replays each stream and reports on stderr.
+func (c *ctReplay) run(ctx context.Context, env *cmdEnv) ([]streamResult, error) {
+	db, err := sql.Open(c.data)
+	if err != nil {
+		return nil, err
+	}
 	defer db.Close()
 	if !db.Params.HasEntries {
-		return fmt.Errorf("no certificates in %s: run 'ctlimits ingest --data %s --log LOG' first", data, data)
+		return nil, fmt.Errorf("no certificates in %s: run 'ctlimits ingest --data %s --log LOG' first", c.data, c.data)
 	}
-	wrote := 0
-	for _, st := range streams {
-		where := []string{"(" + st.where + ")"}
-		args := slices.Clone(st.args)
-		if !since.IsZero() {
-			where = append(where, "issued_at >= ?")
-			args = append(args, since.Add(-warmUp))
-		}
-		if !until.IsZero() {
-			where = append(where, "issued_at < ?")
-			args = append(args, until)
-		}
-		q := orderio.CertificateQuery + " WHERE " + strings.Join(where, " AND ") + orderio.CertificateOrder
-		rows, err := db.DB().QueryContext(ctx, q, args...)
-		if err != nil {
-			return fmt.Errorf("couldn't read certificates from %s: %w", data, err)
-		}
-		in := orderio.Reader(orderio.NewQueryReader(data+" certificates", rows))
-		if len(domains) > 0 {
-			if in, err = componentsOf(in, domains); err != nil {
-				return err
-			}
-		}
-		dest := outPath
-		if dest == "" {
-			dir := sql.DecisionsDir(data, policyDirName(st.policy))
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return fmt.Errorf("couldn't create %s: %w", dir, err)
-			}
-			dest = filepath.Join(dir, "decisions.parquet")
-		} else if len(streams) > 1 {
-			return usagef("--out holds one replay, but --issuers %s makes %d (production and staging are replayed apart); write into DATA instead", fs.Lookup("issuers").Value, len(streams))
-		}
-		start := time.Now()
-		var counts orderio.Counts
-		var overModel, skipped int64
-		skip := func(rec *orderio.Record, err error) {
-			if skipped++; skipped <= 3 && !quiet {
-				fmt.Fprintf(env.stderr, "ctlimits replay: skipping certificate %s serial %s: %v\n", rec.Cert.Issuer, rec.Cert.Serial, err)
-			}
-		}
-		err = writeOutput(dest, env.stdout, func(w io.Writer) error {
-			out, err := orderio.NewWriterWith(format, w, orderio.WriterOptions{CT: true, Policy: st.policy.Name})
-			if err != nil {
-				return err
-			}
-			filtered := &sinceWriter{Writer: out, since: since.UnixNano()}
-			if _, err = orderio.Stream(ctx, in, st.policy, filtered, orderio.Options{Skip: skip}); err != nil {
-				return err
-			}
-			counts, overModel = filtered.counts, filtered.counts.Limited
-			if counts.Orders == 0 && outPath == "" {
-				// Nothing matched: keep whatever an earlier replay wrote.
-				return errNoOrders
-			}
-			return out.Close()
-		})
-		in.Close()
+	var results []streamResult
+	for _, st := range c.streams {
+		res, err := c.replayStream(ctx, env, db, st)
 		if errors.Is(err, errNoOrders) {
 			continue
 		}
 		if err != nil {
+			return results, err
+		}
+		results = append(results, res)
+		if !c.quiet {
+			fmt.Fprintf(env.stderr, "ctlimits replay: %s under %s: %s; %d over the model (issued although the model would have limited them); %d skipped -> %s\n",
+				st.label, st.policy.Name, res.counts, res.overModel, res.skipped, res.dest)
+		}
+	}
+	return results, nil
+}
+
+func (c *ctReplay) replayStream(ctx context.Context, env *cmdEnv, db *sql.DB, st stream) (streamResult, error) {
+	res := streamResult{stream: st}
+	where := []string{"(" + st.where + ")"}
+	args := slices.Clone(st.args)
+	if !c.since.IsZero() {
+		where = append(where, "issued_at >= ?")
+		args = append(args, c.since.Add(-warmUp))
+	}
+	if !c.until.IsZero() {
+		where = append(where, "issued_at < ?")
+		args = append(args, c.until)
+	}
+	q := orderio.CertificateQuery + " WHERE " + strings.Join(where, " AND ") + orderio.CertificateOrder
+	rows, err := db.DB().QueryContext(ctx, q, args...)
+	if err != nil {
+		return res, fmt.Errorf("couldn't read certificates from %s: %w", c.data, err)
+	}
+	in := orderio.Reader(orderio.NewQueryReader(c.data+" certificates", rows))
+	defer func() { in.Close() }()
+	if len(c.domains) > 0 {
+		if in, err = componentsOf(in, c.domains); err != nil {
+			return res, err
+		}
+	}
+	res.dest = c.out
+	if res.dest == "" {
+		dir := sql.DecisionsDir(c.data, policyDirName(st.policy))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return res, fmt.Errorf("couldn't create %s: %w", dir, err)
+		}
+		res.dest = filepath.Join(dir, "decisions.parquet")
+	}
+	skip := func(rec *orderio.Record, err error) {
+		if res.skipped++; res.skipped <= 3 && !c.quiet {
+			fmt.Fprintf(env.stderr, "ctlimits replay: skipping certificate %s serial %s: %v\n", rec.Cert.Issuer, rec.Cert.Serial, err)
+		}
+	}
+	err = writeOutput(res.dest, env.stdout, func(w io.Writer) error {
+		out, err := orderio.NewWriterWith(c.format, w, orderio.WriterOptions{CT: true, Policy: st.policy.Name})
+		if err != nil {
 			return err
 		}
-		wrote++
-		if !quiet {
-			fmt.Fprintf(env.stderr, "ctlimits replay: %s under %s: %s; %d over the model (issued although the model would have limited them); %d skipped -> %s (%s)\n",
-				st.label, st.policy.Name, counts, overModel, skipped, dest, time.Since(start).Round(time.Millisecond))
+		filtered := &sinceWriter{Writer: out, since: math.MinInt64}
+		if !c.since.IsZero() {
+			filtered.since = c.since.UnixNano()
 		}
-	}
-	if wrote == 0 && !quiet {
-		fmt.Fprintf(env.stderr, "ctlimits replay: no certificates in %s matched --issuers %s\n", data, fs.Lookup("issuers").Value)
-	}
-	return nil
+		if _, err = orderio.Stream(ctx, in, st.policy, filtered, orderio.Options{Skip: skip}); err != nil {
+			return err
+		}
+		res.counts, res.overModel = filtered.counts, filtered.counts.Limited
+		if res.counts.Orders == 0 && c.out == "" {
+			// Nothing matched: keep whatever an earlier replay wrote.
+			return errNoOrders
+		}
+		return out.Close()
+	})
+	return res, err
 }
 
 var errNoOrders = errors.New("no orders")
