@@ -126,6 +126,8 @@ type ctReplay struct {
 	domains      []string // registered domains; empty: all
 	format, out  string   // out "": DATA/decisions/policy=<name>/
 	quiet        bool
+	// done, if set, sees each stream's Replayer after its last order.
+	done func(*replay.Replayer)
 }
 
 // streamResult is what one stream of a ctReplay did.
@@ -256,7 +258,7 @@ func (c *ctReplay) replayStream(ctx context.Context, env *cmdEnv, db *sql.DB, st
 		if !c.since.IsZero() {
 			filtered.since = c.since.UnixNano()
 		}
-		if _, err = orderio.Stream(ctx, in, st.policy, filtered, orderio.Options{Skip: skip}); err != nil {
+		if _, err = orderio.Stream(ctx, in, st.policy, filtered, orderio.Options{Skip: skip, Done: c.done}); err != nil {
 			return err
 		}
 		res.counts, res.overModel = filtered.counts, filtered.counts.Limited

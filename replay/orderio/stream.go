@@ -29,6 +29,9 @@ type Options struct {
 	// order, and no decision is written for it. CT holds every kind of
 	// name; a planned-orders file should be fixed instead.
 	Skip func(rec *Record, err error)
+	// Done, if set, is called with the Replayer after the last decision,
+	// to read its final state (bucket levels). Not called on error.
+	Done func(r *replay.Replayer)
 }
 
 // batchSize is the orders handed between pipeline stages at once: large
@@ -162,7 +165,8 @@ func Stream(ctx context.Context, in Reader, p *replay.Policy, out Writer, opt Op
 			pool.Put(b)
 		}
 	}()
-	err := decideInOrder(ctx, in.Name(), prepared, replay.NewReplayer(p), toWrite)
+	rep := replay.NewReplayer(p)
+	err := decideInOrder(ctx, in.Name(), prepared, rep, toWrite)
 	close(toWrite)
 	if werr := <-writeErr; werr != nil {
 		return counts, werr
@@ -173,7 +177,13 @@ func Stream(ctx context.Context, in Reader, p *replay.Policy, out Writer, opt Op
 	if readErr != nil {
 		return counts, readErr
 	}
-	return counts, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return counts, err
+	}
+	if opt.Done != nil {
+		opt.Done(rep)
+	}
+	return counts, nil
 }
 
 // decideInOrder restores file order among prepared batches, decides each
@@ -283,6 +293,9 @@ func streamSorted(ctx context.Context, in Reader, p *replay.Policy, out Writer, 
 			return Counts{}, inputErr(in.Name(), recs[i].Line, err)
 		}
 		results[i] = res.Clone()
+	}
+	if opt.Done != nil {
+		opt.Done(r)
 	}
 	var counts Counts
 	for i := range recs {

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ctlimits/ctlimits/ingest"
+)
+
+// runConfigFile writes a run configuration following the sample log.
+func runConfigFile(t *testing.T, data string, extra string) string {
+	t.Helper()
+	dir, err := filepath.Abs("../../testdata/ctlog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "log.json"))
+	var kf struct {
+		PublicKey []byte `json:"public_key"`
+		Origin    string `json:"origin"`
+	}
+	if err := json.Unmarshal(b, &kf); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf("data: %s\nlogs:\n  - log: file://%s\n    key: %s\n    origin: %s\nissuers: all\n%s",
+		data, dir, base64.StdEncoding.EncodeToString(kf.PublicKey), kf.Origin, extra)
+	path := filepath.Join(t.TempDir(), "run.yml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestRunExitStatusesAndDiff(t *testing.T) {
+	data := t.TempDir()
+	metrics := filepath.Join(t.TempDir(), "ctlimits.prom")
+	// The sample log is from March 2026: with a short staleness bound the
+	// data is stale (UNKNOWN), unless a watched domain is limited (CRIT).
+	crit := runConfigFile(t, data, "stale_after: 1h\nwatch:\n  - domain: example.org\n")
+	code, stdout, _ := run(t, "", "run", "--config", crit, "--metrics", metrics, "--quiet")
+	if code != statusCrit || !strings.HasPrefix(stdout, "CTLIMITS CRIT: example.org had 216 orders limited since the last run") {
+		t.Fatalf("first run: exit %d\n%s", code, stdout)
+	}
+	prom, _ := os.ReadFile(metrics)
+	for _, want := range []string{"ctlimits_run_status 2\n", `ctlimits_domain_tokens{domain="example.org"} 0`, `ctlimits_orders{policy="letsencrypt",decision="over_model"} 216`} {
+		if !strings.Contains(string(prom), want) {
+			t.Fatalf("metrics lack %q:\n%s", want, prom)
+		}
+	}
+	// Second run: nothing new was limited; example.org's bucket is empty,
+	// so WARN, but the data is stale: UNKNOWN wins over WARN.
+	code, stdout, _ = run(t, "", "run", "--config", crit, "--quiet")
+	if code != statusUnknown || !strings.Contains(stdout, "example.org has 0 of 50 tokens left") || !strings.Contains(stdout, "stale after 1h0m0s") {
+		t.Fatalf("second run: exit %d\n%s", code, stdout)
+	}
+	diff, err := os.ReadFile(filepath.Join(data, "reports", mustGlobOne(t, filepath.Join(data, "reports", "*.diff.md"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(diff), "Compared with the run of") || !strings.Contains(string(diff), "| example.org | WARN (changed) | CRIT |") {
+		t.Fatalf("diff:\n%s", diff)
+	}
+	// Fresh enough data and a domain with headroom: OK.
+	ok := runConfigFile(t, data, "stale_after: 1000000h\nwatch:\n  - domain: site28.example\n")
+	code, stdout, _ = run(t, "", "run", "--config", ok, "--quiet")
+	if code != statusOK || !strings.HasPrefix(stdout, "CTLIMITS OK") {
+		t.Fatalf("third run: exit %d\n%s", code, stdout)
+	}
+	// A watched domain under its threshold: WARN.
+	warn := runConfigFile(t, data, "stale_after: 1000000h\nwatch:\n  - domain: site28.example\n    warn_tokens: 60\n")
+	if code, stdout, _ = run(t, "", "run", "--config", warn, "--quiet"); code != statusWarn {
+		t.Fatalf("fourth run: exit %d\n%s", code, stdout)
+	}
+}
+
+func mustGlobOne(t *testing.T, pattern string) string {
+	t.Helper()
+	m, _ := filepath.Glob(pattern)
+	if len(m) != 1 {
+		t.Fatalf("%s: %v", pattern, m)
+	}
+	return filepath.Base(m[0])
+}
+
+func TestRunRefusesToOverlap(t *testing.T) {
+	data := t.TempDir()
+	os.MkdirAll(filepath.Join(data, "reports"), 0o755)
+	unlock, err := ingest.Lock(filepath.Join(data, "run.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	code, stdout, _ := run(t, "", "run", "--config", runConfigFile(t, data, ""), "--quiet")
+	if code != statusUnknown || !strings.Contains(stdout, "another ctlimits run is working on") {
+		t.Fatalf("exit %d\n%s", code, stdout)
+	}
+}
+
+func TestRunBadConfigIsUnknown(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ yaml, want string }{
+		{"logs: [x]\n", "no data directory"},
+		{"data: /tmp/x\n", "no logs to follow"},
+		{"data: /tmp/x\nlogs: [x]\nwatch:\n  - domain: www.example.com\n", "www.example.com is not a registered domain"},
+		{"data: /tmp/x\nlogs: [x]\nstale_after: soon\n", `stale_after "soon"`},
+		{"data: /tmp/x\nlogs: [x]\nwatchers: []\n", "field watchers not found"},
+	} {
+		path := filepath.Join(dir, "bad.yml")
+		os.WriteFile(path, []byte(c.yaml), 0o644)
+		code, stdout, _ := run(t, "", "run", "--config", path)
+		if code != statusUnknown || !strings.Contains(stdout, c.want) {
+			t.Errorf("%q: exit %d %q, want %q", c.yaml, code, stdout, c.want)
+		}
+	}
+	if code, _, _ := run(t, "", "run", "--config", filepath.Join(dir, "missing.yml")); code != statusUnknown {
+		t.Fatalf("missing config: exit %d", code)
+	}
+}
