@@ -33,8 +33,11 @@ type Params struct {
 	// exists (DuckDB refuses to read an empty glob).
 	EntriesGlob string
 	HasEntries  bool
-	// DecisionsFile is the newest replay's decisions file, "" if none.
-	DecisionsFile string
+	// DecisionsGlob matches the decisions files of the last replay (one
+	// per policy it used: production and staging are replayed apart);
+	// HasDecisions says whether any exists.
+	DecisionsGlob string
+	HasDecisions  bool
 }
 
 // DecisionsDir is where `ctlimits replay --data` writes decisions, one
@@ -43,17 +46,6 @@ func DecisionsDir(data, policy string) string {
 	return filepath.Join(data, "decisions", "policy="+policy)
 }
 
-// newestDecisions returns the most recently written decisions file.
-func newestDecisions(data string) string {
-	files, _ := filepath.Glob(filepath.Join(data, "decisions", "policy=*", "decisions.parquet"))
-	best, bestTime := "", int64(0)
-	for _, f := range files {
-		if st, err := os.Stat(f); err == nil && (best == "" || st.ModTime().UnixNano() > bestTime) {
-			best, bestTime = f, st.ModTime().UnixNano()
-		}
-	}
-	return best
-}
 
 // DB is a DuckDB database with the project's views over one DATA directory.
 type DB struct {
@@ -75,7 +67,10 @@ func Open(dataDir string) (*DB, error) {
 	if m, _ := filepath.Glob(p.EntriesGlob); len(m) > 0 {
 		p.HasEntries = true
 	}
-	p.DecisionsFile = newestDecisions(abs)
+	p.DecisionsGlob = filepath.Join(abs, "decisions", "policy=*", "decisions.parquet")
+	if m, _ := filepath.Glob(p.DecisionsGlob); len(m) > 0 {
+		p.HasDecisions = true
+	}
 	db, err := dbsql.Open("duckdb", "")
 	if err != nil {
 		return nil, fmt.Errorf("couldn't start DuckDB: %w", err)

@@ -195,6 +195,7 @@ func (c *ctReplay) run(ctx context.Context, env *cmdEnv) ([]streamResult, error)
 		return nil, fmt.Errorf("no certificates in %s: run 'ctlimits ingest --data %s --log LOG' first", c.data, c.data)
 	}
 	var results []streamResult
+	var written []string
 	for _, st := range c.streams {
 		res, err := c.replayStream(ctx, env, db, st)
 		if errors.Is(err, errNoOrders) {
@@ -204,9 +205,22 @@ func (c *ctReplay) run(ctx context.Context, env *cmdEnv) ([]streamResult, error)
 			return results, err
 		}
 		results = append(results, res)
+		written = append(written, filepath.Dir(res.dest))
 		if !c.quiet {
 			fmt.Fprintf(env.stderr, "ctlimits replay: %s under %s: %s; %d over the model (issued although the model would have limited them); %d skipped -> %s\n",
 				st.label, st.policy.Name, res.counts, res.overModel, res.skipped, res.dest)
+		}
+	}
+	if c.out == "" && len(written) > 0 {
+		// DATA/decisions holds the last replay only: drop the policies it
+		// did not use, so the decisions view never mixes two replays.
+		dirs, _ := filepath.Glob(filepath.Join(c.data, "decisions", "policy=*"))
+		for _, d := range dirs {
+			if !slices.Contains(written, d) {
+				if err := os.RemoveAll(d); err != nil {
+					return results, fmt.Errorf("couldn't remove the decisions of an earlier replay: %w", err)
+				}
+			}
 		}
 	}
 	return results, nil

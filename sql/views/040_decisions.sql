@@ -1,12 +1,14 @@
--- decisions: the newest `ctlimits replay --data` output, one row per
--- replayed order (see docs/schema.md). over_model marks certificates the
+-- decisions: the last `ctlimits replay --data` output, one row per
+-- replayed order (see docs/schema.md), from every policy it replayed
+-- under (Let's Encrypt staging is replayed apart from production; the
+-- policy and issuer_group columns tell them apart). over_model marks certificates the
 -- model says would have been limited: CT shows they were issued, so
 -- something the model cannot see let them through (an override, ARI, or
 -- concurrent orders racing the check-then-spend).
 CREATE OR REPLACE VIEW decisions AS
-{{- if .DecisionsFile}}
+{{- if .HasDecisions}}
 SELECT *, decision = 'limited' AS over_model
-FROM read_parquet({{quote .DecisionsFile}})
+FROM read_parquet({{quote .DecisionsGlob}}, hive_partitioning = false, union_by_name = true)
 {{- else}}
 SELECT CAST(NULL AS BIGINT) AS "order", CAST(NULL AS TIMESTAMP WITH TIME ZONE) AS issued_at,
        CAST(NULL AS VARCHAR) AS decision, CAST(NULL AS VARCHAR[]) AS limited_by,

@@ -42,6 +42,17 @@ type CA struct {
 
 // NewCA makes a root and one intermediate per name.
 func NewCA(names ...string) (*CA, error) {
+	subjects := make([]pkix.Name, len(names))
+	for i, n := range names {
+		subjects[i] = pkix.Name{Country: []string{"US"}, Organization: []string{"ctlimits test"}, CommonName: n}
+	}
+	return NewCAWithSubjects(subjects...)
+}
+
+// NewCAWithSubjects makes a root and one intermediate per subject, for
+// sample logs whose issuers must look like real CAs' (Let's Encrypt's R10,
+// its staging "(STAGING)" names, other CAs).
+func NewCAWithSubjects(subjects ...pkix.Name) (*CA, error) {
 	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -62,14 +73,14 @@ func NewCA(names ...string) (*CA, error) {
 	}
 	rc, _ := x509.ParseCertificate(der)
 	ca := &CA{Root: &Issuer{rc, rootKey}}
-	for i, n := range names {
+	for i, subject := range subjects {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
 			return nil, err
 		}
 		t := &x509.Certificate{
 			SerialNumber:          big.NewInt(int64(100 + i)),
-			Subject:               pkix.Name{Country: []string{"US"}, Organization: []string{"ctlimits test"}, CommonName: n},
+			Subject:               subject,
 			NotBefore:             nb,
 			NotAfter:              nb.AddDate(10, 0, 0),
 			IsCA:                  true,
