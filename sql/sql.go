@@ -46,7 +46,6 @@ func DecisionsDir(data, policy string) string {
 	return filepath.Join(data, "decisions", "policy="+policy)
 }
 
-
 // DB is a DuckDB database with the project's views over one DATA directory.
 type DB struct {
 	db     *dbsql.DB
