@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ctlimits/ctlimits/replay"
+	"github.com/ctlimits/ctlimits/report"
+	"github.com/ctlimits/ctlimits/sql"
+)
+
+// reportFormats are the formats 'ctlimits report' writes.
+var reportFormats = []string{"text", "markdown", "json", "csv", "html"}
+
+func init() {
+	register(&command{
+		name:    "report",
+		summary: "Report on a replay: summary, limited orders, busiest domains, override sizing, headroom",
+		usage: "--data DIR [--format text|markdown|json|csv|html] [--out FILE] [--domain D ...] [--top N]\n" +
+			"                [--at TIME] [--headroom F] [--policy NAME] [--limited N]",
+		setup: func(fs *pflag.FlagSet) {
+			fs.String("data", "./data", "data `directory` with entries and decisions ('ctlimits ingest', then 'ctlimits replay --data')")
+			fs.String("format", "text", "output format: "+strings.Join(reportFormats, ", "))
+			fs.StringP("out", "o", "", "write to this file, atomically (default: stdout); csv: a directory (DIR/<table>.csv) or a prefix (PREFIX.<table>.csv), required")
+			fs.StringArray("domain", nil, "a registered `domain` to report on, size and measure the headroom of (repeatable)")
+			fs.Int("top", 10, "how many registered domains to list (by new certificates), and how many limited domains to size")
+			fs.String("at", "", "\"now\" for the headroom and the current week, RFC 3339 or YYYY-MM-DD (default: the newest order)")
+			fs.Float64("headroom", 1.2, "factor on the replayed size before choosing an override tier")
+			fs.String("policy", "", "the policy the decisions must have been replayed under, used for sizing (default: the decisions' own)")
+			fs.Int("limited", 100, "how many limited orders to list, newest first (0: all)")
+		},
+		run: runReport,
+	})
+}
+
+func runReport(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := env.fs
+	if len(args) > 0 {
+		return usagef("unexpected argument %q", args[0])
+	}
+	data, _ := fs.GetString("data")
+	format, _ := fs.GetString("format")
+	if !slices.Contains(reportFormats, format) {
+		return usagef("unknown --format %q; choose one of %s", format, strings.Join(reportFormats, ", "))
+	}
+	out, _ := fs.GetString("out")
+	if format == "csv" && (out == "" || out == "-") {
+		return usagef("--format csv writes one file per table: give --out DIR/ or --out PREFIX")
+	}
+	var opts report.Options
+	opts.Domains, _ = fs.GetStringArray("domain")
+	opts.Top, _ = fs.GetInt("top")
+	if opts.Top <= 0 {
+		return usagef("--top must be at least 1")
+	}
+	opts.Headroom, _ = fs.GetFloat64("headroom")
+	if opts.Headroom < 1 {
+		return usagef("--headroom %g: must be at least 1 (1.2 asks for 20%% more than the replay needed)", opts.Headroom)
+	}
+	if n, _ := fs.GetInt("limited"); n > 0 {
+		opts.LimitedRows = n
+	} else {
+		opts.LimitedRows = -1
+	}
+	if at, _ := fs.GetString("at"); at != "" {
+		t, err := parseTime(at)
+		if err != nil {
+			return usagef("--at %q: want RFC 3339 (2026-03-01T12:00:00Z) or a date (2026-03-01)", at)
+		}
+		opts.At = t
+	}
+	policy, _ := fs.GetString("policy")
+	if policy != "" {
+		p, err := replay.LookupPolicy(policy)
+		if err != nil {
+			return usageError{err}
+		}
+		opts.Policy = p
+	}
+	db, err := sql.Open(data)
+	if err != nil {
+		return reportDataError(data, err)
+	}
+	defer db.Close()
+	r, err := report.Build(ctx, db.DB(), opts)
+	if err != nil {
+		return reportDataError(data, err)
+	}
+	if policy != "" {
+		if base, _, _ := strings.Cut(r.Policy, "+"); base != policy {
+			return fmt.Errorf("the decisions in %s were replayed under %s, not %s: run 'ctlimits replay --data %s --policy %s' first", data, r.Policy, policy, data, policy)
+		}
+	}
+	return writeReport(r, format, out, env.stdout)
+}
+
+// reportDataError says what to do about a data directory the report
+// cannot use.
+func reportDataError(data string, err error) error {
+	var ue *report.UnknownDomainError
+	switch {
+	case errors.Is(err, report.ErrNoEntries):
+		return fmt.Errorf("no CT entries in %s: run 'ctlimits ingest --data %s' first", data, data)
+	case errors.Is(err, report.ErrNoDecisions):
+		return fmt.Errorf("no decisions in %s yet: run 'ctlimits replay --data %s' first", data, data)
+	case errors.As(err, &ue):
+		return fmt.Errorf("--domain %s", ue.Error())
+	case strings.Contains(err.Error(), "parquet") || strings.Contains(err.Error(), "Parquet"):
+		return fmt.Errorf("couldn't read %s: %w\n(a damaged Parquet file: move it away, then re-run 'ctlimits ingest --data %s' for entries or 'ctlimits replay --data %s' for decisions)", data, err, data, data)
+	}
+	return err
+}
+
+// parseTime reads RFC 3339 or a bare date (midnight UTC).
+func parseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Parse("2006-01-02", s)
+}
+
+// writeReport renders r in format to out (stdout when empty), atomically.
+// csv writes one file per table: into out when it is a directory or ends
+// in a slash (DIR/summary.csv, ...), else next to it as out.<table>.csv.
+func writeReport(r *report.Report, format, out string, stdout io.Writer) error {
+	switch format {
+	case "csv":
+		for _, name := range report.CSVTables {
+			if err := writeOutput(csvPath(out, name), stdout, func(w io.Writer) error { return r.WriteCSV(name, w) }); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "markdown":
+		return writeOutput(out, stdout, r.WriteMarkdown)
+	case "json":
+		return writeOutput(out, stdout, r.WriteJSON)
+	case "html":
+		return writeOutput(out, stdout, r.WriteHTML)
+	default:
+		return writeOutput(out, stdout, r.WriteText)
+	}
+}
+
+func csvPath(out, table string) string {
+	if st, err := os.Stat(out); (err == nil && st.IsDir()) || strings.HasSuffix(out, "/") || strings.HasSuffix(out, string(filepath.Separator)) {
+		os.MkdirAll(out, 0o755)
+		return filepath.Join(out, table+".csv")
+	}
+	return out + "." + table + ".csv"
+}
