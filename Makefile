@@ -30,7 +30,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=1x ./replay/... ./ingest/... 2>&1 | tee bench.out
 
 demo: build
-	./$(BIN) replay --orders testdata/orders/sample.jsonl
+	./$(BIN) demo
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

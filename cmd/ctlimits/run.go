@@ -19,6 +19,7 @@ import (
 
 	"github.com/ctlimits/ctlimits/ingest"
 	"github.com/ctlimits/ctlimits/replay"
+	"github.com/ctlimits/ctlimits/report"
 	"github.com/ctlimits/ctlimits/sql"
 )
 
@@ -405,7 +406,29 @@ func nightly(ctx context.Context, env *cmdEnv, cfg *runConfig, stale time.Durati
 	if !quiet {
 		fmt.Fprint(env.stdout, diff)
 	}
+	if err := writeRunReports(ctx, db, base, cfg.Watch); err != nil {
+		return nil, err
+	}
 	return rec, nil
+}
+
+// writeRunReports writes the full report as JSON, Markdown and HTML next
+// to the run's record, sizing and measuring the watched domains.
+func writeRunReports(ctx context.Context, db *sql.DB, base string, watch []runWatch) error {
+	var opts report.Options
+	for _, w := range watch {
+		opts.Domains = append(opts.Domains, w.Domain)
+	}
+	r, err := report.Build(ctx, db.DB(), opts)
+	if err != nil {
+		return fmt.Errorf("couldn't build the report: %w", err)
+	}
+	for ext, write := range map[string]func(io.Writer) error{".json": r.WriteJSON, ".md": r.WriteMarkdown, ".html": r.WriteHTML} {
+		if err := writeOutput(base+ext, nil, write); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func applyPolicyFiles(p *replay.Policy, limits, overrides string) error {

@@ -46,6 +46,11 @@ func TestRunExitStatusesAndDiff(t *testing.T) {
 	if code != statusCrit || !strings.HasPrefix(stdout, "CTLIMITS CRIT: example.org had 216 orders limited since the last run") {
 		t.Fatalf("first run: exit %d\n%s", code, stdout)
 	}
+	for _, ext := range []string{".json", ".md", ".html", ".run.json", ".diff.md"} {
+		if m, _ := filepath.Glob(filepath.Join(data, "reports", "*"+ext)); len(m) == 0 {
+			t.Errorf("no report *%s in DATA/reports", ext)
+		}
+	}
 	prom, _ := os.ReadFile(metrics)
 	for _, want := range []string{"ctlimits_run_status 2\n", `ctlimits_domain_tokens{domain="example.org"} 0`, `ctlimits_orders{policy="letsencrypt",decision="over_model"} 216`} {
 		if !strings.Contains(string(prom), want) {

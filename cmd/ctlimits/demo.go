@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ctlimits/ctlimits/ingest"
+	"github.com/ctlimits/ctlimits/ingest/loglist"
+	"github.com/ctlimits/ctlimits/replay"
+	"github.com/ctlimits/ctlimits/report"
+	"github.com/ctlimits/ctlimits/sql"
+)
+
+func init() {
+	register(&command{
+		name:    "demo",
+		summary: "The whole pipeline on the bundled sample log, offline: serve, ingest, replay, report",
+		usage:   "[--log-dir DIR] [--data DIR]",
+		setup: func(fs *pflag.FlagSet) {
+			fs.String("log-dir", "testdata/demolog", "the sample log: a static-ct tile directory with its log.json")
+			fs.String("data", "", "keep the data in this `directory` (default: a temporary one, removed after)")
+		},
+		run: runDemo,
+	})
+}
+
+// runDemo serves the sample log over HTTP on loopback and runs the real
+// client against it, so the demo exercises what a real ingest does:
+// checkpoint signature, tiles, issuers, verification, Parquet.
+func runDemo(ctx context.Context, env *cmdEnv, args []string) error {
+	if len(args) > 0 {
+		return usagef("unexpected arguments %q", args)
+	}
+	dir, _ := env.fs.GetString("log-dir")
+	data, _ := env.fs.GetString("data")
+	b, err := os.ReadFile(filepath.Join(dir, "log.json"))
+	if err != nil {
+		return fmt.Errorf("couldn't read the sample log (run from the repository root, or give --log-dir): %w", err)
+	}
+	var kf struct {
+		PublicKey []byte `json:"public_key"`
+		Origin    string `json:"origin"`
+	}
+	if err := json.Unmarshal(b, &kf); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(dir, "log.json"), err)
+	}
+	if data == "" {
+		if data, err = os.MkdirTemp("", "ctlimits-demo-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(data)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("couldn't listen on loopback: %w", err)
+	}
+	srv := &http.Server{Handler: http.FileServer(http.Dir(dir)), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	url := "http://" + ln.Addr().String() + "/"
+	fmt.Fprintf(env.stdout, "Serving %s as a static-ct log at %s\n\n", dir, url)
+
+	l, err := loglist.Custom(url, loglist.Static, kf.PublicKey, kf.Origin)
+	if err != nil {
+		return err
+	}
+	l.Description = "ctlimits demo log (" + kf.Origin + ")"
+	ingest.Version = version()
+	sum, err := ingest.Run(ctx, ingest.Config{Log: l, Data: data})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "$ ctlimits ingest\n%s\n\n", sum)
+
+	p, _ := replay.LookupPolicy("letsencrypt")
+	streams, err := ctStreams("all", p, false)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "$ ctlimits replay --issuers all\n")
+	c := ctReplay{data: data, streams: streams, format: "parquet", quiet: true}
+	results, err := c.run(ctx, env)
+	if err != nil {
+		return err
+	}
+	for _, r := range results {
+		fmt.Fprintf(env.stdout, "%s under %s: %s; %d over the model\n", r.label, r.policy.Name, r.counts, r.overModel)
+	}
+	if len(results) == 0 {
+		return errors.New("the sample log held no certificates to replay")
+	}
+	fmt.Fprintf(env.stdout, "\n$ ctlimits report\n")
+	return demoReport(ctx, env, data)
+}
+
+// demoReport prints the text report, trimmed to what fits a terminal.
+func demoReport(ctx context.Context, env *cmdEnv, data string) error {
+	db, err := sql.Open(data)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r, err := report.Build(ctx, db.DB(), report.Options{Top: 5, LimitedRows: 5, Charts: 1})
+	if err != nil {
+		return err
+	}
+	if err := r.WriteText(env.stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "\nThe same report as HTML: ctlimits demo --data DIR, then ctlimits report --data DIR --format html --out report.html\n")
+	return nil
+}
