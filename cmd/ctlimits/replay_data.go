@@ -244,9 +244,9 @@ func (c *ctReplay) replayStream(ctx context.Context, env *cmdEnv, db *sql.DB, st
 		return res, fmt.Errorf("couldn't read certificates from %s: %w", c.data, err)
 	}
 	in := orderio.Reader(orderio.NewQueryReader(c.data+" certificates", rows))
-	defer func() { in.Close() }()
+	defer in.Close() // the query's rows, even when componentsOf replaces in
 	if len(c.domains) > 0 {
-		if in, err = componentsOf(in, c.domains); err != nil {
+		if in, err = componentsOf(ctx, in, c.domains); err != nil {
 			return res, err
 		}
 	}
@@ -304,18 +304,10 @@ func (s *sinceWriter) Write(r *orderio.Row) error {
 
 // componentsOf keeps the orders connected to the given registered
 // domains: their whole connected components, so the replay stays exact.
-func componentsOf(in orderio.Reader, domains []string) (orderio.Reader, error) {
-	var recs []orderio.Record
-	buf := make([]orderio.Record, 4096)
-	for {
-		n, err := in.Read(buf)
-		recs = append(recs, buf[:n]...)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+func componentsOf(ctx context.Context, in orderio.Reader, domains []string) (orderio.Reader, error) {
+	recs, err := orderio.ReadAll(ctx, in)
+	if err != nil {
+		return nil, err
 	}
 	// Orders the model rejects are left out here, as the replay skips
 	// them; the rest join components in the order Components.Add sees
@@ -348,21 +340,5 @@ func componentsOf(in orderio.Reader, domains []string) (orderio.Reader, error) {
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no certificates for %s in %s", strings.Join(domains, ", "), in.Name())
 	}
-	return &sliceReader{name: in.Name(), recs: out}, nil
-}
-
-type sliceReader struct {
-	name string
-	recs []orderio.Record
-}
-
-func (s *sliceReader) Name() string { return s.name }
-func (s *sliceReader) Close() error { return nil }
-func (s *sliceReader) Read(buf []orderio.Record) (int, error) {
-	if len(s.recs) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(buf, s.recs)
-	s.recs = s.recs[n:]
-	return n, nil
+	return orderio.NewSliceReader(in.Name(), out), nil
 }

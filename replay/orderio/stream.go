@@ -247,20 +247,9 @@ func fmtTime(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC333
 // streamSorted reads everything, replays in time order (stable, so equal
 // instants keep input order) and writes rows in input order.
 func streamSorted(ctx context.Context, in Reader, p *replay.Policy, out Writer, opt Options) (Counts, error) {
-	var recs []Record
-	buf := make([]Record, batchSize)
-	for {
-		n, err := in.Read(buf)
-		recs = append(recs, buf[:n]...)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return Counts{}, err
-		}
-		if err := ctx.Err(); err != nil {
-			return Counts{}, err
-		}
+	recs, err := ReadAll(ctx, in)
+	if err != nil {
+		return Counts{}, err
 	}
 	prepared := make([]replay.Prepared, 0, len(recs))
 	var namer replay.Namer
@@ -309,4 +298,47 @@ func streamSorted(ctx context.Context, in Reader, p *replay.Policy, out Writer, 
 		}
 	}
 	return counts, nil
+}
+
+// ReadAll reads every record of in, for the callers that must see all
+// orders before replaying any (sorting, connected components).
+func ReadAll(ctx context.Context, in Reader) ([]Record, error) {
+	var recs []Record
+	buf := make([]Record, batchSize)
+	for {
+		n, err := in.Read(buf)
+		recs = append(recs, buf[:n]...)
+		if errors.Is(err, io.EOF) {
+			return recs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// SliceReader serves records already in memory.
+type SliceReader struct {
+	name string
+	recs []Record
+}
+
+// NewSliceReader serves recs; name labels messages.
+func NewSliceReader(name string, recs []Record) *SliceReader {
+	return &SliceReader{name: name, recs: recs}
+}
+
+func (s *SliceReader) Name() string { return s.name }
+func (s *SliceReader) Close() error { return nil }
+
+func (s *SliceReader) Read(buf []Record) (int, error) {
+	if len(s.recs) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(buf, s.recs)
+	s.recs = s.recs[n:]
+	return n, nil
 }
