@@ -46,15 +46,16 @@ func BenchmarkIngestLocalTiles(b *testing.B) {
 	b.Logf("generated %d entries in %s", n, time.Since(t0).Round(time.Millisecond))
 	lg := staticLog(l, "file://"+dir+"/")
 	b.ResetTimer()
-	var total time.Duration
+	var total, cpu time.Duration
 	for i := 0; i < b.N; i++ {
 		data := b.TempDir()
-		t := time.Now()
+		t, c := time.Now(), processCPU()
 		sum, err := Run(context.Background(), Config{Log: lg, Data: data})
 		if err != nil {
 			b.Fatal(err)
 		}
 		total += time.Since(t)
+		cpu += processCPU() - c
 		if sum.Rows != n {
 			b.Fatalf("%d rows, want %d", sum.Rows, n)
 		}
@@ -66,13 +67,21 @@ func BenchmarkIngestLocalTiles(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/total.Seconds(), "entries/s")
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/float64(n)/float64(b.N), "cpu-us/entry")
+	}
 }
 
 // BenchmarkIngestRFC6962VsScanner serves one generated log over RFC 6962 on
 // loopback (batches capped at 256 and aligned, as Cloudflare, DigiCert and
-// Sectigo logs do) and fetches it twice per iteration: with ctlimits ingest
-// (verification, parsing, Parquet) and with ct-go's scanner (fetch and
-// parse only, MatchAll), reporting both rates and their ratio.
+// Sectigo logs do) and fetches the whole of it three times per iteration,
+// from the same server: with ctlimits ingest at its defaults (4 requests in
+// flight; verification, parsing, Parquet), with ct-go's scanner at the
+// same concurrency (ParallelFetch 4, BatchSize 256 = the server's cap,
+// NumWorkers 2 = the cores; fetch and parse only, MatchAll), and with the
+// scanner at its defaults (BatchSize 1000, ParallelFetch 1, NumWorkers 1).
+// "ratio" is ctlimits over the scanner at the same concurrency,
+// "ratio-vs-default" over the scanner at its defaults.
 func BenchmarkIngestRFC6962VsScanner(b *testing.B) {
 	n := benchEntries(1 << 17)
 	l, err := ctlogtest.Generate(ctlogtest.Options{Entries: int(n), Distinct: 4096})
@@ -86,20 +95,31 @@ func BenchmarkIngestRFC6962VsScanner(b *testing.B) {
 	l.Root(n) // precompute the tree outside the timings
 	lg := rfcLog(l, srv.URL+"/")
 	b.ResetTimer()
-	var ours, theirs time.Duration
+	var ours, theirs, theirsDefault time.Duration
+	var oursCPU, theirsCPU time.Duration // the server's share included
 	for i := 0; i < b.N; i++ {
 		data := b.TempDir()
-		t := time.Now()
+		t, c := time.Now(), processCPU()
 		if _, err := Run(context.Background(), Config{Log: lg, Data: data, Workers: 4}); err != nil {
 			b.Fatal(err)
 		}
 		ours += time.Since(t)
+		oursCPU += processCPU() - c
 
-		t = time.Now()
-		got := scanWithCTGo(b, srv.URL, n)
+		t, c = time.Now(), processCPU()
+		got := scanWithCTGo(b, srv.URL, n, scanner.FetcherOptions{BatchSize: 256, ParallelFetch: 4}, 2)
 		theirs += time.Since(t)
+		theirsCPU += processCPU() - c
 		if got != n {
 			b.Fatalf("scanner saw %d entries, want %d", got, n)
+		}
+
+		t = time.Now()
+		def := scanner.DefaultScannerOptions()
+		got = scanWithCTGo(b, srv.URL, n, def.FetcherOptions, def.NumWorkers)
+		theirsDefault += time.Since(t)
+		if got != n {
+			b.Fatalf("scanner (defaults) saw %d entries, want %d", got, n)
 		}
 		b.StopTimer()
 		os.RemoveAll(data)
@@ -107,21 +127,29 @@ func BenchmarkIngestRFC6962VsScanner(b *testing.B) {
 	}
 	o := float64(n) * float64(b.N) / ours.Seconds()
 	th := float64(n) * float64(b.N) / theirs.Seconds()
+	thd := float64(n) * float64(b.N) / theirsDefault.Seconds()
 	b.ReportMetric(o, "ctlimits-entries/s")
 	b.ReportMetric(th, "ctgo-scanner-entries/s")
+	b.ReportMetric(thd, "ctgo-scanner-default-entries/s")
 	b.ReportMetric(o/th, "ratio")
+	b.ReportMetric(o/thd, "ratio-vs-default")
+	if oursCPU > 0 {
+		// CPU per entry of each side, the loopback server's work included
+		// (the same for both): steadier than wall time on a shared machine.
+		b.ReportMetric(float64(oursCPU.Microseconds())/float64(n)/float64(b.N), "ctlimits-cpu-us/entry")
+		b.ReportMetric(float64(theirsCPU.Microseconds())/float64(n)/float64(b.N), "ctgo-scanner-cpu-us/entry")
+		b.ReportMetric(float64(theirsCPU)/float64(oursCPU), "cpu-ratio")
+	}
 }
 
-func scanWithCTGo(b *testing.B, url string, n int64) int64 {
+// scanWithCTGo scans [0, n) with ct-go's scanner and counts the entries.
+func scanWithCTGo(b *testing.B, url string, n int64, fo scanner.FetcherOptions, workers int) int64 {
 	lc, err := client.New(url, http.DefaultClient, jsonclient.Options{UserAgent: "ctlimits-bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	opts := scanner.ScannerOptions{
-		FetcherOptions: scanner.FetcherOptions{BatchSize: 256, ParallelFetch: 4, StartIndex: 0, EndIndex: n},
-		Matcher:        &scanner.MatchAll{},
-		NumWorkers:     2,
-	}
+	fo.StartIndex, fo.EndIndex = 0, n
+	opts := scanner.ScannerOptions{FetcherOptions: fo, Matcher: &scanner.MatchAll{}, NumWorkers: workers}
 	var seen atomic.Int64
 	sc := scanner.NewScanner(lc, opts)
 	count := func(*ct.RawLogEntry) { seen.Add(1) }

@@ -174,12 +174,19 @@ var errTooLarge = errors.New("response too large")
 // get fetches base+path and returns the decoded body. Its errors read
 // "couldn't fetch <path>: <why>".
 func (f *fetcher) get(ctx context.Context, path string) ([]byte, error) {
+	return f.getInto(ctx, path, nil)
+}
+
+// getInto is get reading the body into buf (reset first; nil means a new
+// one): the result aliases buf, so a caller that copies what it needs can
+// reuse buf for the next request.
+func (f *fetcher) getInto(ctx context.Context, path string, buf *bytes.Buffer) ([]byte, error) {
 	var lastErr error
 	for attempt := 0; ; attempt++ {
 		if err := f.waitPause(ctx); err != nil {
 			return nil, err
 		}
-		b, err := f.once(ctx, path)
+		b, err := f.once(ctx, path, buf)
 		if err == nil {
 			return b, nil
 		}
@@ -240,7 +247,7 @@ func (f *fetcher) waitPause(ctx context.Context) error {
 	return ctx.Err()
 }
 
-func (f *fetcher) once(ctx context.Context, path string) ([]byte, error) {
+func (f *fetcher) once(ctx context.Context, path string, buf *bytes.Buffer) ([]byte, error) {
 	ref, err := url.Parse(path)
 	if err != nil {
 		return nil, err
@@ -282,13 +289,20 @@ func (f *fetcher) once(ctx context.Context, path string) ([]byte, error) {
 		}
 		body = zr
 	}
-	return f.readCapped(body, resp.ContentLength)
+	return f.readCapped(body, resp.ContentLength, buf)
 }
 
-func (f *fetcher) readCapped(r io.Reader, sizeHint int64) ([]byte, error) {
-	var buf bytes.Buffer
+// readCapped reads r into buf (or a new buffer if nil) up to the response
+// size cap.
+func (f *fetcher) readCapped(r io.Reader, sizeHint int64, buf *bytes.Buffer) ([]byte, error) {
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	buf.Reset()
 	if sizeHint > 0 && sizeHint <= f.cfg.MaxResponseBytes {
-		buf.Grow(int(sizeHint))
+		// ReadFrom wants MinRead bytes free before it sees EOF: without
+		// the margin an exact hint still doubles the buffer at the end.
+		buf.Grow(int(sizeHint) + bytes.MinRead)
 	}
 	n, err := buf.ReadFrom(io.LimitReader(r, f.cfg.MaxResponseBytes+1))
 	if err != nil {
@@ -311,7 +325,11 @@ func (f *fetcher) readFile(name string) ([]byte, error) {
 		return nil, err
 	}
 	defer fh.Close()
-	b, err := f.readCapped(fh, 0)
+	var size int64
+	if fi, err := fh.Stat(); err == nil && fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	b, err := f.readCapped(fh, size, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -320,7 +338,7 @@ func (f *fetcher) readFile(name string) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("couldn't read gzip file %s: %w", name, err)
 		}
-		return f.readCapped(zr, 0)
+		return f.readCapped(zr, 0, nil)
 	}
 	return b, nil
 }

@@ -365,8 +365,9 @@ func (r *runner) run(ctx context.Context, pos, end int64) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var p parser
 			for t := range work {
-				t.out <- r.process(ctx, t.j)
+				t.out <- r.process(ctx, t.j, &p)
 			}
 		}()
 	}
@@ -501,7 +502,7 @@ func (r *runner) commit(ctx context.Context, fw *fileWriter, first, e int64) err
 }
 
 // process fetches one job and parses its entries.
-func (r *runner) process(ctx context.Context, j job) result {
+func (r *runner) process(ctx context.Context, j job, p *parser) result {
 	es, err := r.src.fetch(ctx, j, r.th)
 	if err != nil {
 		return result{err: err}
@@ -511,7 +512,7 @@ func (r *runner) process(ctx context.Context, j job) result {
 	}
 	res := result{rows: make([]Row, len(es)), keep: make([]bool, len(es))}
 	for i := range es {
-		res.rows[i] = parseEntry(&es[i])
+		res.rows[i] = p.parse(&es[i])
 		row := &res.rows[i]
 		res.keep[i] = r.cfg.Issuer == nil || row.ParseError != "" || r.cfg.Issuer.MatchString(row.Issuer)
 	}

@@ -2,10 +2,10 @@ package ingest
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
-	"strings"
 
 	stdx509 "crypto/x509"
 
@@ -158,15 +158,35 @@ type Row struct {
 	ParseError string
 }
 
+// parser parses entries into rows. It caches what repeats across entries
+// (issuer names) and reuses a scratch buffer, so each worker has its own;
+// the zero value is ready to use.
+type parser struct {
+	// issuers maps an issuer Name's DER to its string form: a log has few
+	// issuers, and formatting the name was a fifth of parsing.
+	issuers map[string]string
+	// wrap is scratch space for wrapTBS; nothing parsed keeps it.
+	wrap []byte
+}
+
+// maxCachedIssuers bounds parser.issuers (it is cleared when full).
+const maxCachedIssuers = 4096
+
 // parseEntry turns a decoded entry into a row.
 func parseEntry(e *entry) Row {
+	var p parser
+	return p.parse(e)
+}
+
+// parse turns a decoded entry into a row.
+func (p *parser) parse(e *entry) Row {
 	r := Row{Index: e.index, LoggedAt: int64(e.timestamp), Precert: e.typ == precertEntry,
 		LeafHash: e.leafHash, IssuerKeyHash: e.issuerKeyHash}
 	if e.decodeErr != nil {
 		r.ParseError = "couldn't decode leaf: " + e.decodeErr.Error()
 		return r
 	}
-	if fastParse(&r, e) {
+	if p.fastParse(&r, e) {
 		return r
 	}
 	c := parseWithCTGo(e)
@@ -212,20 +232,21 @@ func serialHex(n *big.Int) string {
 	if n == nil {
 		return ""
 	}
-	b := n.Bytes()
-	const digits = "0123456789abcdef"
-	var sb strings.Builder
-	if n.Sign() < 0 {
-		sb.WriteByte('-')
+	var buf [64]byte
+	var b []byte
+	if l := (n.BitLen() + 7) / 8; l <= len(buf) {
+		b = n.FillBytes(buf[:l]) // the magnitude, as Bytes, without allocating
+	} else {
+		b = n.Bytes()
 	}
 	if len(b) == 0 {
 		return "00"
 	}
-	for _, c := range b {
-		sb.WriteByte(digits[c>>4])
-		sb.WriteByte(digits[c&15])
+	out := make([]byte, 0, 1+2*len(b))
+	if n.Sign() < 0 {
+		out = append(out, '-')
 	}
-	return sb.String()
+	return string(hex.AppendEncode(out, b))
 }
 
 // spkiHash is SHA-256 of a certificate's SubjectPublicKeyInfo, the value
@@ -247,18 +268,26 @@ func spkiHash(der []byte) ([]byte, error) {
 // TBSCertificate is wrapped in a Certificate with an empty signature, which
 // the standard library accepts because it never checks signatures here.
 func fastParse(r *Row, e *entry) bool {
+	var p parser
+	return p.fastParse(r, e)
+}
+
+func (p *parser) fastParse(r *Row, e *entry) bool {
 	der := e.der
 	if r.Precert {
-		der = wrapTBS(e.der)
-		if der == nil {
+		p.wrap = appendWrappedTBS(p.wrap[:0], e.der)
+		if p.wrap == nil {
 			return false
 		}
+		der = p.wrap
 	}
+	// The certificate's raw fields alias der (and so p.wrap): everything
+	// kept below is copied out (strings, serialHex, ip.String).
 	c, err := stdx509.ParseCertificate(der)
 	if err != nil {
 		return false
 	}
-	r.Issuer = c.Issuer.String()
+	r.Issuer = p.issuerString(c)
 	r.Serial = serialHex(c.SerialNumber)
 	r.NotBefore = c.NotBefore.UnixMilli()
 	r.NotAfter = c.NotAfter.UnixMilli()
@@ -273,9 +302,30 @@ func fastParse(r *Row, e *entry) bool {
 	return true
 }
 
+// issuerString is c.Issuer.String(), cached by the issuer's DER (from
+// which the standard library derives c.Issuer, so equal DER gives an
+// equal string).
+func (p *parser) issuerString(c *stdx509.Certificate) string {
+	if s, ok := p.issuers[string(c.RawIssuer)]; ok {
+		return s
+	}
+	s := c.Issuer.String()
+	if p.issuers == nil || len(p.issuers) >= maxCachedIssuers {
+		p.issuers = make(map[string]string)
+	}
+	p.issuers[string(c.RawIssuer)] = s
+	return s
+}
+
 // wrapTBS builds Certificate ::= SEQUENCE { tbs, the TBS's own signature
-// AlgorithmIdentifier, BIT STRING {} } around a TBSCertificate.
+// AlgorithmIdentifier, BIT STRING {} } around a TBSCertificate, or returns
+// nil if tbs is not a SEQUENCE holding one.
 func wrapTBS(tbs []byte) []byte {
+	return appendWrappedTBS(nil, tbs)
+}
+
+// appendWrappedTBS appends wrapTBS(tbs) to dst, or returns nil.
+func appendWrappedTBS(dst, tbs []byte) []byte {
 	in := cryptobyte.String(tbs)
 	var body, alg cryptobyte.String
 	if !in.ReadASN1(&body, cbasn1.SEQUENCE) || !in.Empty() {
@@ -285,15 +335,23 @@ func wrapTBS(tbs []byte) []byte {
 		!body.ReadASN1Element(&alg, cbasn1.SEQUENCE) {
 		return nil
 	}
-	var b cryptobyte.Builder
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddBytes(tbs)
-		b.AddBytes(alg)
-		b.AddASN1BitString(nil)
-	})
-	out, err := b.Bytes()
-	if err != nil {
+	// Content: the TBS, the algorithm, and an empty BIT STRING (03 01 00).
+	n := len(tbs) + len(alg) + 3
+	if n >= 1<<24 {
 		return nil
 	}
-	return out
+	dst = append(dst, 0x30) // SEQUENCE
+	switch {
+	case n < 0x80:
+		dst = append(dst, byte(n))
+	case n < 1<<8:
+		dst = append(dst, 0x81, byte(n))
+	case n < 1<<16:
+		dst = append(dst, 0x82, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, 0x83, byte(n>>16), byte(n>>8), byte(n))
+	}
+	dst = append(dst, tbs...)
+	dst = append(dst, alg...)
+	return append(dst, 0x03, 0x01, 0x00)
 }

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -27,8 +28,12 @@ type rfcSource struct {
 	// aligned to it because servers that cap batches also align them.
 	batch int64
 
-	issuers sync.Map // [32]byte fingerprint -> []byte SPKI hash
+	issuers sync.Map  // [32]byte fingerprint -> []byte SPKI hash
+	bodies  sync.Pool // *bytes.Buffer for get-entries bodies
 }
+
+// maxPooledBody is the largest get-entries body buffer kept for reuse.
+const maxPooledBody = 8 << 20
 
 // maxBatch is the most entries ever asked for in one get-entries request.
 const maxBatch = 1024
@@ -77,18 +82,29 @@ func (s *rfcSource) latest(ctx context.Context) (treeHead, error) {
 // may be fewer entries (RFC 6962 4.6 lets logs cap batches) but never more.
 func (s *rfcSource) getEntries(ctx context.Context, start, end int64) ([]ct.LeafEntry, error) {
 	path := fmt.Sprintf("ct/v1/get-entries?start=%d&end=%d", start, end-1)
-	b, err := s.f.get(ctx, path)
+	// The body is only read here: decodeGetEntries copies the entries out,
+	// so the buffer goes back to the pool.
+	buf, _ := s.bodies.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			s.bodies.Put(buf)
+		}
+	}()
+	b, err := s.f.getInto(ctx, path, buf)
 	if err != nil {
 		return nil, err
 	}
-	var resp ct.GetEntriesResponse
-	if err := json.Unmarshal(b, &resp); err != nil {
+	es, err := decodeGetEntries(b)
+	if err != nil {
 		return nil, fmt.Errorf("couldn't parse %s: %w", path, err)
 	}
-	if int64(len(resp.Entries)) > end-start {
-		return nil, fmt.Errorf("%s returned %d entries, more than the %d asked for", path, len(resp.Entries), end-start)
+	if int64(len(es)) > end-start {
+		return nil, fmt.Errorf("%s returned %d entries, more than the %d asked for", path, len(es), end-start)
 	}
-	return resp.Entries, nil
+	return es, nil
 }
 
 // discoverBatch learns the server's batch cap with one request at start.
