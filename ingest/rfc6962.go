@@ -5,12 +5,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"sync"
 
 	"github.com/ctlimits/ctlimits/ingest/loglist"
 	ct "github.com/google/certificate-transparency-go"
+	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 )
@@ -218,8 +221,77 @@ func (s *rfcSource) prove(ctx context.Context, th treeHead, size int64, root [32
 	return nil
 }
 
-// frontier of an RFC 6962 log at size > 0 would need an inclusion proof by
-// hash; until that is built, RFC 6962 ingests start at index 0 or resume.
+// frontier builds the compact range [0, size) of an RFC 6962 log, so an
+// ingest can start in the middle of it. RFC 6962 has no way to ask for
+// interior nodes, but an audit path carries them: every left sibling on
+// the path of leaf size-1 is a perfect subtree left of it, and together
+// they are exactly the compact range [0, size-1). So: fetch that leaf,
+// get-proof-by-hash it in the signed tree, verify the proof against the
+// signed root, keep the left siblings, and append the leaf. Everything
+// ingested afterwards is verified against later roots through this range,
+// so a wrong node could never go unnoticed.
 func (s *rfcSource) frontier(ctx context.Context, th treeHead, size int64) ([][]byte, error) {
-	return nil, fmt.Errorf("RFC 6962 logs can only be ingested from index 0 (or resumed); --from %d is not supported yet", size)
+	if size == 0 {
+		return nil, nil
+	}
+	idx := size - 1
+	es, err := s.getEntries(ctx, idx, size)
+	if err != nil {
+		return nil, err
+	}
+	if len(es) == 0 {
+		return nil, fmt.Errorf("couldn't start at %d: the log returned no entry %d", size, idx)
+	}
+	leaf := rfc6962.DefaultHasher.HashLeaf(es[0].LeafInput)
+	path := fmt.Sprintf("ct/v1/get-proof-by-hash?hash=%s&tree_size=%d", url.QueryEscape(base64.StdEncoding.EncodeToString(leaf)), th.Size)
+	b, err := s.f.get(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't start at %d: %w", size, err)
+	}
+	var resp ct.GetProofByHashResponse
+	if err := json.Unmarshal(b, &resp); err != nil {
+		return nil, fmt.Errorf("couldn't parse %s: %w", path, err)
+	}
+	if resp.LeafIndex != idx {
+		return nil, fmt.Errorf("couldn't start at %d: the log proves entry %d's leaf at index %d (an identical leaf); choose another --from", size, idx, resp.LeafIndex)
+	}
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(idx), uint64(th.Size), leaf, resp.AuditPath, th.Root[:]); err != nil {
+		return nil, fmt.Errorf("couldn't start at %d: the inclusion proof of entry %d does not verify against the signed tree head: %w", size, idx, err)
+	}
+	nodes, err := proof.Inclusion(uint64(idx), uint64(th.Size))
+	if err != nil {
+		return nil, err
+	}
+	// The served path has the ephemeral nodes IDs[begin:end] rehashed into
+	// one hash; they lie right of the leaf, so no left sibling is among them.
+	_, begin, end := nodes.Ephem()
+	left := map[compact.NodeID][]byte{}
+	for i, p := 0, 0; i < len(nodes.IDs) && p < len(resp.AuditPath); p++ {
+		if i >= begin && i < end {
+			i = end
+			continue
+		}
+		if id := nodes.IDs[i]; (id.Index+1)<<id.Level <= uint64(idx) {
+			left[id] = resp.AuditPath[p]
+		}
+		i++
+	}
+	ids := compact.RangeNodes(0, uint64(idx), nil)
+	hashes := make([][]byte, len(ids))
+	for i, id := range ids {
+		h, ok := left[id]
+		if !ok {
+			return nil, fmt.Errorf("couldn't start at %d: the audit path lacks node %+v", size, id)
+		}
+		hashes[i] = h
+	}
+	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	cr, err := rf.NewRange(0, uint64(idx), hashes)
+	if err != nil {
+		return nil, err
+	}
+	if err := cr.Append(leaf, nil); err != nil {
+		return nil, err
+	}
+	return cr.Hashes(), nil
 }

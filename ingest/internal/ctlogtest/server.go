@@ -3,6 +3,7 @@ package ctlogtest
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -186,19 +187,46 @@ func (s *Server) RFC6962() http.Handler {
 			}
 			b, _ := json.Marshal(ct.GetSTHConsistencyResponse{Consistency: p})
 			s.send(w, r, b, false)
+		case "ct/v1/get-proof-by-hash":
+			s.count("get-proof-by-hash")
+			size, err := strconv.ParseInt(q.Get("tree_size"), 10, 64)
+			hash, err2 := base64.StdEncoding.DecodeString(q.Get("hash"))
+			if err != nil || err2 != nil || size <= 0 || size > n {
+				http.Error(w, "bad hash or tree_size", http.StatusBadRequest)
+				return
+			}
+			for i := int64(0); i < size; i++ {
+				if lh := s.Log.Entries[i].LeafHash; bytes.Equal(lh[:], hash) {
+					p, err := s.Log.InclusionProof(i, size)
+					if err != nil {
+						http.Error(w, err.Error(), http.StatusInternalServerError)
+						return
+					}
+					b, _ := json.Marshal(ct.GetProofByHashResponse{LeafIndex: i, AuditPath: p})
+					s.send(w, r, b, false)
+					return
+				}
+			}
+			http.Error(w, "no such leaf", http.StatusNotFound)
 		default:
 			http.NotFound(w, r)
 		}
 	})
 }
 
-// ConsistencyProof is the RFC 6962 consistency proof between two sizes.
-func (l *Log) ConsistencyProof(first, second int64) ([][]byte, error) {
-	nodes, err := proof.Consistency(uint64(first), uint64(second))
+// InclusionProof is the RFC 6962 audit path of leaf index in a tree of size.
+func (l *Log) InclusionProof(index, size int64) ([][]byte, error) {
+	nodes, err := proof.Inclusion(uint64(index), uint64(size))
 	if err != nil {
 		return nil, err
 	}
-	hr := l.HashReader(second)
+	return l.proofHashes(nodes, size)
+}
+
+// proofHashes reads a proof's nodes from the tree of size and rehashes
+// its ephemeral part, as a log serves it.
+func (l *Log) proofHashes(nodes proof.Nodes, size int64) ([][]byte, error) {
+	hr := l.HashReader(size)
 	idx := make([]int64, len(nodes.IDs))
 	for i, id := range nodes.IDs {
 		idx[i] = tlog.StoredHashIndex(int(id.Level), int64(id.Index))
@@ -212,4 +240,13 @@ func (l *Log) ConsistencyProof(first, second int64) ([][]byte, error) {
 		raw[i] = append([]byte(nil), hs[i][:]...)
 	}
 	return nodes.Rehash(raw, rfc6962.DefaultHasher.HashChildren)
+}
+
+// ConsistencyProof is the RFC 6962 consistency proof between two sizes.
+func (l *Log) ConsistencyProof(first, second int64) ([][]byte, error) {
+	nodes, err := proof.Consistency(uint64(first), uint64(second))
+	if err != nil {
+		return nil, err
+	}
+	return l.proofHashes(nodes, second)
 }
