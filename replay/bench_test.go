@@ -73,3 +73,34 @@ func BenchmarkPrepare(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
 }
+
+// BenchmarkDecideBatch is BenchmarkDecide through Replayer.DecideBatch,
+// 256 orders at a time.
+func BenchmarkDecideBatch(b *testing.B) {
+	orders, span := prepared(b, benchOrders)
+	p, err := replay.LookupPolicy("letsencrypt")
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := replay.NewReplayer(p)
+	results := make([]replay.Result, 256)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i, j := 0, 0; i < b.N; {
+		if j == len(orders) {
+			b.StopTimer()
+			for k := range orders {
+				orders[k].IssuedAt += span
+				orders[k].NotBefore += span
+			}
+			j = 0
+			b.StartTimer()
+		}
+		n := min(len(results), b.N-i, len(orders)-j)
+		if _, err := r.DecideBatch(orders[j:j+n], results); err != nil {
+			b.Fatal(err)
+		}
+		i, j = i+n, j+n
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
+}

@@ -202,21 +202,32 @@ func decideInOrder(ctx context.Context, name string, prepared <-chan *batch, r *
 			}
 			delete(pending, next)
 			next++
-			for i := range b.prepared {
-				pr := &b.prepared[i]
-				if b.bad[i] != nil {
+			// Decide each run of orders between skipped ones as a batch.
+			for lo := 0; lo < len(b.prepared); {
+				if b.bad[lo] != nil {
+					lo++
 					continue
 				}
-				if err := r.Decide(pr, &b.results[i]); err != nil {
+				hi := lo + 1
+				for hi < len(b.prepared) && b.bad[hi] == nil {
+					hi++
+				}
+				n, err := r.DecideBatch(b.prepared[lo:hi], b.results[lo:hi])
+				if n > 0 {
+					prevLine, prevAt = b.recs[lo+n-1].Line, b.prepared[lo+n-1].IssuedAt
+				}
+				if err != nil {
+					i := lo + n
 					if errors.Is(err, replay.ErrOutOfOrder) {
 						err = fmt.Errorf("issued_at %s is earlier than the order before it (line %d, %s); sort the input by issued_at or pass --sort",
-							fmtTime(pr.IssuedAt), prevLine, fmtTime(prevAt))
+							fmtTime(b.prepared[i].IssuedAt), prevLine, fmtTime(prevAt))
 					}
+					line := b.recs[i].Line // b is the writer's once sent
 					b.prepared = b.prepared[:i]
 					toWrite <- b
-					return inputErr(name, b.recs[i].Line, err)
+					return inputErr(name, line, err)
 				}
-				prevLine, prevAt = b.recs[i].Line, pr.IssuedAt
+				lo = hi
 			}
 			toWrite <- b
 			if b.err != nil {

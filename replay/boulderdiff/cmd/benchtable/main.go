@@ -2,12 +2,13 @@
 // limiter on one synthetic stream (synth.Realistic) under the production
 // limits, on one core, and prints a markdown table.
 //
-//	go run ./cmd/benchtable [-orders 10000000] [-boulder-orders 1000000] [-seed 1]
+//	go run ./cmd/benchtable [-orders 10000000] [-boulder-orders 1000000] [-seed 1] [-one-by-one]
 //
 // Orders are generated and prepared in chunks outside the timed sections:
-// the "core" row times Replayer.Decide alone, the "prepare + decide" row
-// adds Namer.Prepare, and the Boulder row times what boulderdiff.Boulder
-// does per order (renewal lookup, NewOrderLimitTransactions, BatchSpend,
+// the "core" rows time Replayer.DecideBatch alone (Replayer.Decide, one
+// order at a time, with -one-by-one), the "prepare + decide" row adds
+// Namer.Prepare, and the Boulder row times what boulderdiff.Boulder does
+// per order (renewal lookup, NewOrderLimitTransactions, BatchSpend,
 // and the issuance BatchSpend) on identifiers parsed outside the timer.
 // Boulder runs the first -boulder-orders orders of the same stream.
 package main
@@ -42,6 +43,9 @@ CertificatesPerFQDNSet:
 
 const chunk = 1 << 16
 
+// oneByOne selects Replayer.Decide over Replayer.DecideBatch.
+var oneByOne bool
+
 type row struct {
 	name    string
 	orders  int
@@ -54,6 +58,7 @@ func main() {
 	orders := flag.Int("orders", 10_000_000, "orders through ctlimits")
 	boulderOrders := flag.Int("boulder-orders", 1_000_000, "orders through Boulder's limiter (the first of the same stream)")
 	seed := flag.Uint64("seed", 1, "synth seed")
+	flag.BoolVar(&oneByOne, "one-by-one", false, "decide with Replayer.Decide, one order at a time, instead of Replayer.DecideBatch")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the ctlimits run to this file")
 	flag.Parse()
 	log.SetFlags(0)
@@ -116,10 +121,13 @@ func runCtlimits(cfg synth.Config, limit int) (core, both row) {
 	}
 	r := replay.NewReplayer(p)
 	g := synth.New(cfg)
-	core = row{name: "ctlimits replay core (Decide)"}
+	core = row{name: "ctlimits replay core (DecideBatch)"}
+	if oneByOne {
+		core.name = "ctlimits replay core (Decide)"
+	}
 	both = row{name: "ctlimits Prepare + Decide"}
 	var namer replay.Namer
-	var res replay.Result
+	res := make([]replay.Result, 256)
 	raw := make([]replay.Order, chunk)
 	prep := make([]replay.Prepared, chunk)
 	limited := 0
@@ -142,12 +150,23 @@ func runCtlimits(cfg synth.Config, limit int) (core, both row) {
 		both.elapsed += d
 		both.mallocs += m
 		d, m = timed(func() {
-			for i := range n {
-				if err := r.Decide(&prep[i], &res); err != nil {
+			// Results are only counted, so a few are reused: results
+			// kept for every order would cost cache misses of their own.
+			for lo := 0; lo < n; lo += len(res) {
+				batch := prep[lo:min(lo+len(res), n)]
+				if oneByOne {
+					for i := range batch {
+						if err := r.Decide(&batch[i], &res[i]); err != nil {
+							log.Fatal(err)
+						}
+					}
+				} else if _, err := r.DecideBatch(batch, res); err != nil {
 					log.Fatal(err)
 				}
-				if res.Kind == replay.Limited {
-					limited++
+				for i := range batch {
+					if res[i].Kind == replay.Limited {
+						limited++
+					}
 				}
 			}
 		})

@@ -1,0 +1,11 @@
+package replay
+
+// havePrefetch reports that prefetch does something.
+const havePrefetch = true
+
+// prefetch asks the CPU to fetch the cache line of each address, without
+// waiting for it: PREFETCHT0 retires at once, so the fetches overlap with
+// whatever follows. An address need not be valid (prefetches never fault).
+//
+//go:noescape
+func prefetch(addrs []uintptr)
