@@ -25,5 +25,9 @@
 //
 // Memory grows with the buckets that are not full and with the exact sets
 // issued inside the renewal window, not with history: a bucket whose TAT has
-// passed is indistinguishable from no bucket, and is dropped.
+// passed is indistinguishable from no bucket, and is dropped. The two big
+// tables (exact sets, domain buckets) are mapped outside the Go heap with
+// huge pages on Linux once they pass 4 MB (settable.go), so GOMEMLIMIT and
+// runtime.MemStats do not count them; they are unmapped when the Replayer
+// is garbage-collected.
 package replay
