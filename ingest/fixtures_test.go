@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ctlimits/ctlimits/ingest/internal/ctlogtest"
+	"github.com/ctlimits/ctlimits/ingest/ctlogtest"
 	"github.com/ctlimits/ctlimits/ingest/loglist"
 	ct "github.com/google/certificate-transparency-go"
 	"golang.org/x/crypto/cryptobyte"

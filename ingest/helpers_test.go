@@ -15,7 +15,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
-	"github.com/ctlimits/ctlimits/ingest/internal/ctlogtest"
+	"github.com/ctlimits/ctlimits/ingest/ctlogtest"
 	"github.com/ctlimits/ctlimits/ingest/loglist"
 )
 

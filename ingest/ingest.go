@@ -17,8 +17,8 @@
 // See docs/ingest.md.
 package ingest
 
-//go:generate go run ./internal/ctlogtest/gen -out ../testdata/ctlog
-//go:generate go run ./internal/ctlogtest/gen -demo -out ../testdata/demolog
+//go:generate go run ./ctlogtest/gen -out ../testdata/ctlog
+//go:generate go run ./ctlogtest/gen -demo -out ../testdata/demolog
 
 import (
 	"context"

@@ -16,7 +16,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/ctlimits/ctlimits/ingest/internal/ctlogtest"
+	"github.com/ctlimits/ctlimits/ingest/ctlogtest"
 	"github.com/ctlimits/ctlimits/ingest/loglist"
 	ct "github.com/google/certificate-transparency-go"
 )

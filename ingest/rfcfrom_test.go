@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 
-	"github.com/ctlimits/ctlimits/ingest/internal/ctlogtest"
+	"github.com/ctlimits/ctlimits/ingest/ctlogtest"
 )
 
 // An RFC 6962 ingest can start anywhere: the Merkle frontier at --from is

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/ctlimits/ctlimits/ingest/internal/ctlogtest"
+	"github.com/ctlimits/ctlimits/ingest/ctlogtest"
 )
 
 func main() {
