@@ -390,6 +390,11 @@ func (l *Log) Save(dir string) error {
 	if err := l.WriteTiles(dir, int64(len(l.Entries))); err != nil {
 		return err
 	}
+	return l.writeKeyFile(dir, int64(len(l.Entries)))
+}
+
+// writeKeyFile writes log.json for a log of n entries.
+func (l *Log) writeKeyFile(dir string, n int64) error {
 	kb, err := x509.MarshalECPrivateKey(l.Key)
 	if err != nil {
 		return err
@@ -400,7 +405,7 @@ func (l *Log) Save(dir string) error {
 		PublicKey:  l.PublicKeyDER(),
 		PrivateKey: string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})),
 		Time:       l.Time.UnixMilli(),
-		Entries:    len(l.Entries),
+		Entries:    int(n),
 	}
 	b, _ := json.MarshalIndent(kf, "", "  ")
 	return os.WriteFile(filepath.Join(dir, "log.json"), append(b, '\n'), 0o644)
