@@ -132,11 +132,13 @@ func (g *gen) names(site int32) ([]string, int) {
 	r := g.rng(site, 1)
 	d := int(float64(g.domains) * math.Pow(r.Float64(), 3)) // Skew 3: 10% of sites on 0.1% of domains
 	dom := g.domainName(d)
-	first := dom
-	if r.IntN(3) > 0 {
-		first = fmt.Sprintf("s%d.%s", site, dom)
-	}
+	// Every site has its own names (two sites never share an exact set by
+	// accident); a third of them also carry their domain's apex.
+	first := fmt.Sprintf("s%d.%s", site, dom)
 	names := []string{first, "www." + first}
+	if r.IntN(3) == 0 {
+		names = append(names, dom)
+	}
 	more := 0.35
 	if r.Float64() < 0.002 {
 		more = 0.97 // a few sites carry dozens of names, up to 100
