@@ -55,7 +55,7 @@ type Config struct {
 	Seed     uint64        // fixes the plan
 	Renew    time.Duration // renewal period
 	Jitter   time.Duration // renewal jitter, ±
-	NewShare float64       // share of sites first issued inside the window
+	NewShare float64       // share of the window's certificates that are first issuances
 	Hosting  int           // hosting domains with an onboarding burst
 	Burst    int           // sites each hosting domain onboards
 	Final    float64       // chance the final certificate is logged too
@@ -78,7 +78,7 @@ func (c *Config) defaults() {
 		c.Jitter = 5 * 24 * time.Hour
 	}
 	if c.NewShare <= 0 {
-		c.NewShare = 0.06
+		c.NewShare = 0.3
 	}
 	if c.Final <= 0 {
 		c.Final = 0.9
@@ -96,11 +96,13 @@ type event struct {
 
 var tlds = []string{"com", "net", "org", "de", "co.uk", "io", "fr", "nl", "com.au", "dev", "github.io", "app"}
 
-// gen holds the derived sizes.
+// gen holds the derived sizes: sites below newSites are first issued
+// inside the window, the others before it.
 type gen struct {
-	c       Config
-	sites   int
-	domains int
+	c        Config
+	sites    int
+	newSites int
+	domains  int
 }
 
 // rng is a site's own random stream: the same seed and site always give
@@ -169,7 +171,7 @@ func (g *gen) plan() []event {
 	var evs []event
 	for s := 0; s < g.sites; s++ {
 		r := g.rng(int32(s), 2)
-		if r.Float64() < c.NewShare {
+		if s < g.newSites {
 			// A new site: first issued inside the window, then renewed.
 			for t := start + r.Int64N(window); t < end; t += g.period(r) {
 				evs = append(evs, event{t, int32(s)})
@@ -209,11 +211,13 @@ func (g *gen) plan() []event {
 func newGen(c Config) *gen {
 	c.defaults()
 	g := &gen{c: c}
-	// Certificates per site inside the window: a new site is issued once
-	// plus its renewals, an older one is renewed about days/renew times.
+	// NewShare of the window's certificates are first issuances, one per
+	// new site (plus its renewals when the window is longer than the
+	// renewal period); the rest are renewals of older sites, each renewed
+	// about days/renew times in the window.
 	renewals := float64(c.Days) / (float64(c.Renew) / float64(24*time.Hour))
-	perSite := c.NewShare*(1+math.Max(0, renewals-1)/2) + (1-c.NewShare)*renewals
-	g.sites = max(1, int(float64(c.Certs)/math.Max(perSite, 0.05)))
+	g.newSites = int(c.NewShare * float64(c.Certs) / (1 + math.Max(0, renewals-1)/2))
+	g.sites = g.newSites + int((1-c.NewShare)*float64(c.Certs)/math.Max(renewals, 1e-3))
 	g.domains = max(1, g.sites/2)
 	return g
 }
