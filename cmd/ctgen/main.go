@@ -178,15 +178,11 @@ func (g *gen) plan() []event {
 			}
 			continue
 		}
-		// An existing site, last issued before the window. When it renews
-		// inside the window, that last issuance goes into the log too, so
-		// the replay sees the renewal as one.
-		prev := start - r.Int64N(int64(c.Renew))
-		t := prev + g.period(r)
-		if t >= end {
-			continue
-		}
-		evs = append(evs, event{prev, int32(s)})
+		// An older site renewing inside the window. Its previous issuance
+		// goes into the log too, before the window, so the replay sees the
+		// renewal as one.
+		t := start + r.Int64N(min(window, int64(c.Renew)))
+		evs = append(evs, event{t - g.period(r), int32(s)})
 		for ; t < end; t += g.period(r) {
 			evs = append(evs, event{t, int32(s)})
 		}
@@ -217,7 +213,10 @@ func newGen(c Config) *gen {
 	// about days/renew times in the window.
 	renewals := float64(c.Days) / (float64(c.Renew) / float64(24*time.Hour))
 	g.newSites = int(c.NewShare * float64(c.Certs) / (1 + math.Max(0, renewals-1)/2))
-	g.sites = g.newSites + int((1-c.NewShare)*float64(c.Certs)/math.Max(renewals, 1e-3))
+	// Only the older sites that renew inside the window matter: each
+	// renews first at a uniform instant of the window (or of the first
+	// renewal period, for windows longer than one).
+	g.sites = g.newSites + int((1-c.NewShare)*float64(c.Certs)/math.Max(renewals, 1))
 	g.domains = max(1, g.sites/2)
 	return g
 }
