@@ -127,8 +127,9 @@ type namesLine struct {
 	DNS       []string
 }
 
-func TestNavigliTilesIngestToVerifiedRows(t *testing.T) {
-	dir := needFixture(t, "navigli2025h2")
+// navigliNames reads the log's names tiles: one line per entry, 0-1023.
+func navigliNames(t *testing.T, dir string) []namesLine {
+	t.Helper()
 	var names []namesLine
 	for _, f := range []string{"000", "001", "002", "003"} {
 		b, err := os.ReadFile(filepath.Join(dir, "tile", "names", f))
@@ -145,6 +146,12 @@ func TestNavigliTilesIngestToVerifiedRows(t *testing.T) {
 			names = append(names, nl)
 		}
 	}
+	return names
+}
+
+func TestNavigliTilesIngestToVerifiedRows(t *testing.T) {
+	dir := needFixture(t, "navigli2025h2")
+	names := navigliNames(t, dir)
 	if len(names) != 1024 {
 		t.Fatalf("names tiles have %d lines", len(names))
 	}

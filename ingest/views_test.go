@@ -1,14 +1,9 @@
 package ingest
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -27,37 +22,25 @@ func TestViewsOverRealNavigliTiles(t *testing.T) {
 	dir := needFixture(t, "navigli2025h2")
 	sets := map[string]bool{}
 	domains := map[string]bool{}
-	var lines int
-	for _, f := range []string{"000", "001", "002", "003"} {
-		b, err := os.ReadFile(filepath.Join(dir, "tile", "names", f))
-		if err != nil {
-			t.Fatal(err)
+	entries := navigliNames(t, dir)
+	lines := len(entries)
+	for _, nl := range entries {
+		names := []string{}
+		for _, n := range append(nl.DNS, nl.Subject.CommonName) {
+			if n != "" {
+				names = append(names, strings.ToLower(n))
+			}
 		}
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var nl namesLine
-			if err := json.Unmarshal(sc.Bytes(), &nl); err != nil {
-				t.Fatal(err)
+		slices.Sort(names)
+		names = slices.Compact(names)
+		sum := sha256.Sum256([]byte(strings.Join(names, ",")))
+		sets[hex.EncodeToString(sum[:])] = true
+		for _, n := range names {
+			d, err := publicsuffix.EffectiveTLDPlusOne(n)
+			if err != nil {
+				d = n
 			}
-			lines++
-			names := []string{}
-			for _, n := range append(nl.DNS, nl.Subject.CommonName) {
-				if n != "" {
-					names = append(names, strings.ToLower(n))
-				}
-			}
-			slices.Sort(names)
-			names = slices.Compact(names)
-			sum := sha256.Sum256([]byte(strings.Join(names, ",")))
-			sets[hex.EncodeToString(sum[:])] = true
-			for _, n := range names {
-				d, err := publicsuffix.EffectiveTLDPlusOne(n)
-				if err != nil {
-					d = n
-				}
-				domains[d] = true
-			}
+			domains[d] = true
 		}
 	}
 
