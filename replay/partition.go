@@ -154,3 +154,13 @@ func ReplayParallel(orders []Prepared, p *Policy, workers int) ([]Result, error)
 	}
 	return results, nil
 }
+
+// OfDomain returns the component of a registered domain (or "\x00"+account)
+// seen by Add, and whether it was seen.
+func (c *Components) OfDomain(d string) (int32, bool) {
+	id, ok := c.ids[d]
+	if !ok {
+		return 0, false
+	}
+	return c.find(id), true
+}

@@ -362,6 +362,8 @@ type builder struct {
 	db   *dbsql.DB
 	opts Options
 	r    *Report
+
+	compIndex *componentIndex // built on first use by components()
 }
 
 // dec is the decisions view with every time as a plain UTC TIMESTAMP:

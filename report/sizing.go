@@ -26,40 +26,73 @@ type component struct {
 
 var errTooBig = errors.New("component too large")
 
-// component finds the domain's component in SQL (growing the set of
-// domains until no order adds one) and reads its orders back in replay
-// order.
-func (b *builder) component(domain string) (*component, error) {
-	set := []string{domain}
-	for {
-		var n int64
-		if err := b.db.QueryRowContext(b.ctx, dec+`SELECT count(*) FROM d WHERE list_has_any(registered_domains, `+sqlList(set)+`)`).Scan(&n); err != nil {
-			return nil, fmt.Errorf("couldn't query the data: %w", err)
-		}
-		if n > int64(b.opts.MaxComponentOrders) {
-			return nil, fmt.Errorf("%w: %d orders, more than the %d the report replays", errTooBig, n, b.opts.MaxComponentOrders)
-		}
-		rows, err := b.query(dec + `SELECT DISTINCT unnest(registered_domains) AS dom FROM d WHERE list_has_any(registered_domains, ` + sqlList(set) + `) ORDER BY dom`)
-		if err != nil {
-			return nil, err
-		}
-		var next []string
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			next = append(next, s)
-		}
-		if err := closeRows(rows); err != nil {
-			return nil, err
-		}
-		if len(next) <= len(set) {
-			break
-		}
-		set = next
+// componentIndex knows every registered domain's connected component,
+// from one scan of the decisions: the domains of each order, joined by a
+// union-find (replay.Components).
+type componentIndex struct {
+	comps   replay.Components
+	size    map[int32]int      // orders per component
+	members map[int32][]string // registered domains per component
+}
+
+// components builds the index on first use.
+func (b *builder) components() (*componentIndex, error) {
+	if b.compIndex != nil {
+		return b.compIndex, nil
 	}
+	rows, err := b.query(dec + `SELECT array_to_string(registered_domains, ' ') FROM d`)
+	if err != nil {
+		return nil, err
+	}
+	ix := &componentIndex{size: map[int32]int{}, members: map[int32][]string{}}
+	var rowDomains [][]string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		doms := strings.Fields(s)
+		if len(doms) == 0 {
+			doms = []string{""}
+		}
+		ix.comps.Add(&replay.Prepared{Domains: doms})
+		rowDomains = append(rowDomains, doms)
+	}
+	if err := closeRows(rows); err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for i, doms := range rowDomains {
+		root := ix.comps.Of(i)
+		ix.size[root]++
+		for _, d := range doms {
+			if !seen[d] {
+				seen[d] = true
+				ix.members[root] = append(ix.members[root], d)
+			}
+		}
+	}
+	b.compIndex = ix
+	return ix, nil
+}
+
+// component reads the orders of the domain's connected component back in
+// replay order.
+func (b *builder) component(domain string) (*component, error) {
+	ix, err := b.components()
+	if err != nil {
+		return nil, err
+	}
+	root, ok := ix.comps.OfDomain(domain)
+	if !ok {
+		return nil, fmt.Errorf("no orders for %s", domain)
+	}
+	if n := ix.size[root]; n > b.opts.MaxComponentOrders {
+		return nil, fmt.Errorf("%w: %d orders, more than the %d the report replays", errTooBig, n, b.opts.MaxComponentOrders)
+	}
+	set := append([]string(nil), ix.members[root]...)
+	sort.Strings(set)
 	rows, err := b.query(dec + `SELECT issued_at, not_before, not_after, array_to_string(names, ' ') FROM d
 	  WHERE list_has_any(registered_domains, ` + sqlList(set) + `) ORDER BY issued_at, ord`)
 	if err != nil {
