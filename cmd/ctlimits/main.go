@@ -100,7 +100,9 @@ func runMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if c.setup != nil {
 		c.setup(fs)
 	}
-	fs.Usage = func() { printCommandUsage(stderr, c, fs) }
+	// pflag calls Usage itself on --help and on errors; both are handled
+	// below (help on stdout, errors with a hint on stderr), so it is quiet.
+	fs.Usage = func() {}
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			printCommandUsage(stdout, c, fs)

@@ -63,3 +63,10 @@ func TestEnvironmentSetsFlagsAndCommandLineWins(t *testing.T) {
 		t.Fatalf("code %d stderr %q", code, stderr)
 	}
 }
+
+func TestCommandHelpPrintsOnceOnStdout(t *testing.T) {
+	code, stdout, stderr := run(t, "", "replay", "--help")
+	if code != exitOK || strings.Count(stdout, "Usage:") != 1 || stderr != "" {
+		t.Fatalf("exit %d, %d usages on stdout, stderr %q", code, strings.Count(stdout, "Usage:"), stderr)
+	}
+}
