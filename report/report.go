@@ -435,6 +435,7 @@ func (b *builder) build() (*Report, error) {
 	if err := b.domainsKnown(); err != nil {
 		return nil, err
 	}
+	defer func() { b.compIndex.close() }() // built lazily by sizing or headroom
 	steps := []func() error{b.summary, b.limited, b.domains, b.daily, b.sizing, b.headroom, b.levels}
 	for _, step := range steps {
 		if err := step(); err != nil {

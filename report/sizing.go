@@ -1,12 +1,16 @@
 package report
 
 import (
+	dbsql "database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"maps"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/marcboeker/go-duckdb"
 
 	"github.com/ctlimits/ctlimits/replay"
 )
@@ -33,6 +37,9 @@ type componentIndex struct {
 	comps   replay.Components
 	size    map[int32]int      // orders per component
 	members map[int32][]string // registered domains per component
+	// db holds the table ctlimits_component (domain, root) while the
+	// report is built: one join then selects a component's orders.
+	db *dbsql.DB
 }
 
 // components builds the index on first use.
@@ -73,8 +80,55 @@ func (b *builder) components() (*componentIndex, error) {
 			}
 		}
 	}
+	// A component can hold hundreds of thousands of domains: selecting its
+	// orders with list_has_any over them all was quadratic. A table of
+	// every domain's component, joined on each order's first registered
+	// domain (all of an order's domains share its component), is one
+	// hash join.
+	// A plain table, not a temporary one, so that whichever pooled
+	// connection runs the next query sees it; the database is ctlimits'
+	// in-memory one (sql.Open), and close drops the table.
+	conn, err := b.db.Conn(b.ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(b.ctx, `CREATE OR REPLACE TABLE ctlimits_component (domain VARCHAR, root INTEGER)`); err != nil {
+		return nil, fmt.Errorf("couldn't index components: %w", err)
+	}
+	ix.db = b.db
+	err = conn.Raw(func(dc any) error {
+		dconn, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("not a DuckDB connection")
+		}
+		a, err := duckdb.NewAppenderFromConn(dconn, "", "ctlimits_component")
+		if err != nil {
+			return err
+		}
+		for root, doms := range ix.members {
+			for _, d := range doms {
+				if err := a.AppendRow(d, root); err != nil {
+					a.Close()
+					return err
+				}
+			}
+		}
+		return a.Close()
+	})
+	if err != nil {
+		ix.close()
+		return nil, fmt.Errorf("couldn't index components: %w", err)
+	}
 	b.compIndex = ix
 	return ix, nil
+}
+
+// close drops the component table.
+func (ix *componentIndex) close() {
+	if ix != nil && ix.db != nil {
+		ix.db.Exec(`DROP TABLE IF EXISTS ctlimits_component`)
+	}
 }
 
 // component reads the orders of the domain's connected component back in
@@ -91,12 +145,11 @@ func (b *builder) component(domain string) (*component, error) {
 	if n := ix.size[root]; n > b.opts.MaxComponentOrders {
 		return nil, fmt.Errorf("%w: %d orders, more than the %d the report replays", errTooBig, n, b.opts.MaxComponentOrders)
 	}
-	set := append([]string(nil), ix.members[root]...)
-	sort.Strings(set)
-	rows, err := b.query(dec + `SELECT issued_at, not_before, not_after, array_to_string(names, ' ') FROM d
-	  WHERE list_has_any(registered_domains, ` + sqlList(set) + `) ORDER BY issued_at, ord`)
+	set := ix.members[root]
+	rows, err := b.db.QueryContext(b.ctx, dec+`SELECT issued_at, not_before, not_after, array_to_string(names, ' ') FROM d
+	  JOIN ctlimits_component c ON c.domain = d.registered_domains[1] WHERE c.root = ? ORDER BY issued_at, ord`, root)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("couldn't query the data: %w", err)
 	}
 	var namer replay.Namer
 	var all []replay.Prepared
