@@ -32,6 +32,7 @@ bench: build
 	cd replay/boulderdiff && $(GO) run ./cmd/benchtable -orders 10000000 -boulder-orders 1000000
 	$(GO) test -run '^$$' -bench StreamParquet -benchtime 3x ./replay/orderio
 	$(GO) test -run '^$$' -bench 'BenchmarkIngest' -benchtime 1x -timeout 30m ./ingest/
+	$(GO) test -run '^$$' -bench 'Physical' -benchmem ./ingest/
 
 demo: build
 	./$(BIN) demo
