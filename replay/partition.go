@@ -93,37 +93,7 @@ func ReplayParallel(orders []Prepared, p *Policy, workers int) ([]Result, error)
 	for i := range orders {
 		comps.Add(&orders[i])
 	}
-	// Balance components over workers, biggest first.
-	sizes := map[int32]int{}
-	for i := range orders {
-		sizes[comps.Of(i)]++
-	}
-	type comp struct {
-		id int32
-		n  int
-	}
-	list := make([]comp, 0, len(sizes))
-	for id, n := range sizes {
-		list = append(list, comp{id, n})
-	}
-	slices.SortFunc(list, func(a, b comp) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.id, b.id)) })
-	workers = max(1, min(workers, len(list)))
-	load := make([]int, workers)
-	owner := map[int32]int{}
-	for _, c := range list {
-		w := 0
-		for i := range load {
-			if load[i] < load[w] {
-				w = i
-			}
-		}
-		owner[c.id] = w
-		load[w] += c.n
-	}
-	assigned := make([]int32, len(orders))
-	for i := range orders {
-		assigned[i] = int32(owner[comps.Of(i)])
-	}
+	assigned, workers := comps.Assign(workers)
 
 	results := make([]Result, len(orders))
 	errs := make([]error, workers)
@@ -153,6 +123,43 @@ func ReplayParallel(orders []Prepared, p *Policy, workers int) ([]Result, error)
 		}
 	}
 	return results, nil
+}
+
+// Assign spreads the components of the orders added so far over at most
+// workers, biggest first onto the least loaded, and returns each order's
+// worker (0-based, in the order added) and the number of workers used.
+func (c *Components) Assign(workers int) ([]int32, int) {
+	sizes := map[int32]int{}
+	for i := range c.first {
+		sizes[c.Of(i)]++
+	}
+	type comp struct {
+		id int32
+		n  int
+	}
+	list := make([]comp, 0, len(sizes))
+	for id, n := range sizes {
+		list = append(list, comp{id, n})
+	}
+	slices.SortFunc(list, func(a, b comp) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.id, b.id)) })
+	workers = max(1, min(workers, len(list)))
+	load := make([]int, workers)
+	owner := make(map[int32]int32, len(list))
+	for _, c := range list {
+		w := 0
+		for i := range load {
+			if load[i] < load[w] {
+				w = i
+			}
+		}
+		owner[c.id] = int32(w)
+		load[w] += c.n
+	}
+	assigned := make([]int32, len(c.first))
+	for i := range assigned {
+		assigned[i] = owner[c.Of(i)]
+	}
+	return assigned, workers
 }
 
 // OfDomain returns the component of a registered domain (or "\x00"+account)

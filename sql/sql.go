@@ -41,10 +41,14 @@ type Params struct {
 }
 
 // DecisionsDir is where `ctlimits replay --data` writes decisions, one
-// directory per policy: DATA/decisions/policy=<name>/decisions.parquet.
+// directory per policy, one part file per replay worker:
+// DATA/decisions/policy=<name>/part-<n>.parquet.
 func DecisionsDir(data, policy string) string {
 	return filepath.Join(data, "decisions", "policy="+policy)
 }
+
+// DecisionsPart names the n-th part file in a DecisionsDir.
+func DecisionsPart(n int) string { return fmt.Sprintf("part-%05d.parquet", n) }
 
 // DB is a DuckDB database with the project's views over one DATA directory.
 type DB struct {
@@ -66,7 +70,7 @@ func Open(dataDir string) (*DB, error) {
 	if m, _ := filepath.Glob(p.EntriesGlob); len(m) > 0 {
 		p.HasEntries = true
 	}
-	p.DecisionsGlob = filepath.Join(abs, "decisions", "policy=*", "decisions.parquet")
+	p.DecisionsGlob = filepath.Join(abs, "decisions", "policy=*", "part-*.parquet")
 	if m, _ := filepath.Glob(p.DecisionsGlob); len(m) > 0 {
 		p.HasDecisions = true
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -70,9 +71,34 @@ type exitCoder interface{ ExitCode() int }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfile := startProfile(os.Getenv("CTLIMITS_CPUPROFILE"), os.Stderr)
 	code := runMain(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stopProfile()
 	stop()
 	os.Exit(code)
+}
+
+// startProfile writes a CPU profile of the whole run to path, if set
+// (CTLIMITS_CPUPROFILE, for performance work: go tool pprof reads it). It
+// returns the function that finishes the profile.
+func startProfile(path string, stderr io.Writer) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ctlimits: CTLIMITS_CPUPROFILE=%s: %v (running without a profile)\n", path, err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintf(stderr, "ctlimits: CTLIMITS_CPUPROFILE=%s: %v\n", path, err)
+		}
+	}
 }
 
 // runMain is main without the process: it returns the exit status.

@@ -9,11 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ctlimits/ctlimits/replay"
 	"github.com/ctlimits/ctlimits/replay/orderio"
@@ -22,7 +24,7 @@ import (
 
 // Replaying CT history (ctlimits replay --data DIR): orders come from the
 // certificates view, in time order, and decisions go to
-// DATA/decisions/policy=<name>/decisions.parquet.
+// DATA/decisions/policy=<name>/part-<n>.parquet.
 
 // addCTReplayFlags defines the flags of a replay over DATA.
 func addCTReplayFlags(fs *pflag.FlagSet) {
@@ -31,6 +33,7 @@ func addCTReplayFlags(fs *pflag.FlagSet) {
 	fs.StringSlice("domain", nil, "replay only the orders connected to these registered domains (repeatable)")
 	fs.String("since", "", "first order to report (RFC 3339 or YYYY-MM-DD); earlier orders warm the buckets up")
 	fs.String("until", "", "last instant to replay (RFC 3339 or YYYY-MM-DD, exclusive)")
+	fs.Int("workers", runtime.GOMAXPROCS(0), "replay independent domains on this many goroutines (into DATA; the decisions are the same for any number)")
 }
 
 // stream is one independent replay: a set of issuers under one policy.
@@ -125,8 +128,11 @@ type ctReplay struct {
 	since, until time.Time
 	domains      []string // registered domains; empty: all
 	format, out  string   // out "": DATA/decisions/policy=<name>/
+	workers      int      // goroutines replaying components (into DATA); 0: GOMAXPROCS
 	quiet        bool
-	// done, if set, sees each stream's Replayer after its last order.
+	// done, if set, sees each stream's Replayers after its last order:
+	// one per worker, and each registered domain's state lives in exactly
+	// one of them (the others see its bucket full).
 	done func(*replay.Replayer)
 }
 
@@ -168,8 +174,13 @@ func runReplayData(ctx context.Context, env *cmdEnv, data string) error {
 	c.quiet, _ = fs.GetBool("quiet")
 	c.format, _ = fs.GetString("format")
 	c.out, _ = fs.GetString("out")
+	if c.workers, _ = fs.GetInt("workers"); c.workers < 1 {
+		return usagef("--workers %d: want 1 or more", c.workers)
+	}
 	if !fs.Changed("format") {
 		c.format = "parquet"
+	} else if c.out == "" && c.format != "parquet" {
+		return usagef("--format %s needs --out FILE (or -o - for stdout): DATA keeps decisions in Parquet", c.format)
 	}
 	if c.out != "" && len(c.streams) > 1 {
 		return usagef("--out holds one replay, but --issuers %s makes %d (production and staging are replayed apart); write into DATA instead", issuers, len(c.streams))
@@ -205,7 +216,7 @@ func (c *ctReplay) run(ctx context.Context, env *cmdEnv) ([]streamResult, error)
 			return results, err
 		}
 		results = append(results, res)
-		written = append(written, filepath.Dir(res.dest))
+		written = append(written, res.dest)
 		if !c.quiet {
 			fmt.Fprintf(env.stderr, "ctlimits replay: %s under %s: %s; %d over the model (issued although the model would have limited them); %d skipped -> %s\n",
 				st.label, st.policy.Name, res.counts, res.overModel, res.skipped, res.dest)
@@ -238,51 +249,151 @@ func (c *ctReplay) replayStream(ctx context.Context, env *cmdEnv, db *sql.DB, st
 		where = append(where, "issued_at < ?")
 		args = append(args, c.until)
 	}
-	q := orderio.CertificateQuery + " WHERE " + strings.Join(where, " AND ") + orderio.CertificateOrder
-	rows, err := db.DB().QueryContext(ctx, q, args...)
+	// DuckDB deduplicates entries into certificates; Go sorts them (see
+	// orderio.CertTable for why not ORDER BY).
+	rows, err := db.DB().QueryContext(ctx, orderio.CertTableQuery+" WHERE "+strings.Join(where, " AND "), args...)
 	if err != nil {
 		return res, fmt.Errorf("couldn't read certificates from %s: %w", c.data, err)
 	}
-	in := orderio.Reader(orderio.NewQueryReader(c.data+" certificates", rows))
-	defer in.Close() // the query's rows, even when componentsOf replaces in
+	tbl, err := orderio.LoadCertTable(ctx, c.data+" certificates", rows)
+	if err != nil {
+		return res, err
+	}
+	tbl.Sort()
+	in := tbl.Reader()
 	if len(c.domains) > 0 {
 		if in, err = componentsOf(ctx, in, c.domains); err != nil {
 			return res, err
 		}
-	}
-	res.dest = c.out
-	if res.dest == "" {
-		dir := sql.DecisionsDir(c.data, policyDirName(st.policy))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return res, fmt.Errorf("couldn't create %s: %w", dir, err)
-		}
-		res.dest = filepath.Join(dir, "decisions.parquet")
 	}
 	skip := func(rec *orderio.Record, err error) {
 		if res.skipped++; res.skipped <= 3 && !c.quiet {
 			fmt.Fprintf(env.stderr, "ctlimits replay: skipping certificate %s serial %s: %v\n", rec.Cert.Issuer, rec.Cert.Serial, err)
 		}
 	}
+	since := int64(math.MinInt64)
+	if !c.since.IsZero() {
+		since = c.since.UnixNano()
+	}
+	if c.out == "" {
+		// Into DATA: connected components replayed in parallel, each
+		// worker writing its own part file.
+		return c.replayParts(ctx, st, tbl, in, since, skip, res)
+	}
+	res.dest = c.out
 	err = writeOutput(res.dest, env.stdout, func(w io.Writer) error {
 		out, err := orderio.NewWriterWith(c.format, w, orderio.WriterOptions{CT: true, Policy: st.policy.Name})
 		if err != nil {
 			return err
 		}
-		filtered := &sinceWriter{Writer: out, since: math.MinInt64}
-		if !c.since.IsZero() {
-			filtered.since = c.since.UnixNano()
-		}
+		filtered := &sinceWriter{Writer: out, since: since}
 		if _, err = orderio.Stream(ctx, in, st.policy, filtered, orderio.Options{Skip: skip, Done: c.done}); err != nil {
 			return err
 		}
 		res.counts, res.overModel = filtered.counts, filtered.counts.Limited
-		if res.counts.Orders == 0 && c.out == "" {
-			// Nothing matched: keep whatever an earlier replay wrote.
-			return errNoOrders
-		}
 		return out.Close()
 	})
 	return res, err
+}
+
+// replayParts replays in's orders into DATA/decisions/policy=<name>/ as
+// one part file per worker. Workers replay whole connected components
+// (orderio.CertTable.Partition), so the decisions are those of one serial
+// replay. The directory is replaced whole: parts are written into a
+// hidden directory beside it, which is then renamed into place.
+func (c *ctReplay) replayParts(ctx context.Context, st stream, tbl *orderio.CertTable, in orderio.Reader, since int64,
+	skip func(*orderio.Record, error), res streamResult) (streamResult, error) {
+	parts := []orderio.Reader{in}
+	if len(c.domains) == 0 { // --domain selections are small: one worker
+		var err error
+		workers := c.workers
+		if workers <= 0 {
+			workers = runtime.GOMAXPROCS(0)
+		}
+		if parts, err = tbl.Partition(ctx, workers, skip); err != nil {
+			return res, err
+		}
+		skip = nil // Partition passed them on
+	}
+	dir := sql.DecisionsDir(c.data, policyDirName(st.policy))
+	res.dest = dir
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return res, fmt.Errorf("couldn't create %s: %w", parent, err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".*.tmp")
+	if err != nil {
+		return res, fmt.Errorf("couldn't create decisions in %s: %w", parent, err)
+	}
+	defer os.RemoveAll(tmp) // gone once renamed; left behind only on error
+
+	g, gctx := errgroup.WithContext(ctx)
+	counts := make([]orderio.Counts, len(parts))
+	reps := make([]*replay.Replayer, len(parts))
+	for w, part := range parts {
+		g.Go(func() error {
+			path := filepath.Join(tmp, sql.DecisionsPart(w))
+			return writeOutput(path, nil, func(f io.Writer) error {
+				out, err := orderio.NewWriterWith("parquet", f, orderio.WriterOptions{CT: true, Policy: st.policy.Name})
+				if err != nil {
+					return err
+				}
+				filtered := &sinceWriter{Writer: out, since: since}
+				opt := orderio.Options{Workers: 1, Skip: skip, PositionFromLine: true,
+					Done: func(r *replay.Replayer) { reps[w] = r }}
+				if _, err := orderio.Stream(gctx, part, st.policy, filtered, opt); err != nil {
+					return err
+				}
+				counts[w] = filtered.counts
+				return out.Close()
+			})
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return res, err
+	}
+	for w := range parts {
+		res.counts.Merge(counts[w])
+		if c.done != nil {
+			c.done(reps[w])
+		}
+	}
+	res.overModel = res.counts.Limited
+	if res.counts.Orders == 0 {
+		// Nothing matched: keep whatever an earlier replay wrote.
+		return res, errNoOrders
+	}
+	if err := replaceDir(tmp, dir); err != nil {
+		return res, fmt.Errorf("couldn't put the decisions in place: %w", err)
+	}
+	return res, nil
+}
+
+// replaceDir renames dir new over dir old, which may exist: old is moved
+// aside first and removed after, so a reader sees the old directory or
+// the new one (or, for a moment, none), never a mix.
+func replaceDir(newDir, old string) error {
+	aside := ""
+	if _, err := os.Stat(old); err == nil {
+		aside = newDir + ".old"
+		if err := os.Rename(old, aside); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(newDir, old); err != nil {
+		if aside != "" {
+			os.Rename(aside, old)
+		}
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(old)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	if aside != "" {
+		return os.RemoveAll(aside)
+	}
+	return nil
 }
 
 var errNoOrders = errors.New("no orders")

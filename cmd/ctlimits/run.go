@@ -316,6 +316,11 @@ func nightly(ctx context.Context, env *cmdEnv, cfg *runConfig, stale time.Durati
 	c.done = func(r *replay.Replayer) {
 		for _, w := range cfg.Watch {
 			tokens, burst, full := r.Level(w.Domain, newest.UnixNano())
+			// One Replayer per worker: the domain's own shows its level,
+			// the others a full bucket, so the lowest is the answer.
+			if prev, seen := levels[w.Domain]; seen && prev.Tokens <= tokens {
+				continue
+			}
 			levels[w.Domain] = runWatchResult{Domain: w.Domain, Tokens: tokens, Burst: burst, FullAt: time.Unix(0, full).UTC(), WarnTokens: *w.WarnTokens}
 		}
 	}

@@ -29,6 +29,10 @@ type Options struct {
 	// order, and no decision is written for it. CT holds every kind of
 	// name; a planned-orders file should be fixed instead.
 	Skip func(rec *Record, err error)
+	// PositionFromLine numbers rows (Row.Order) Line-1 instead of by their
+	// place in this input: for a reader that serves part of a larger
+	// input (CertTable.Partition), whose Line is the row in the whole.
+	PositionFromLine bool
 	// Done, if set, is called with the Replayer after the last decision,
 	// to read its final state (bucket levels). Not called on error.
 	Done func(r *replay.Replayer)
@@ -148,6 +152,9 @@ func Stream(ctx context.Context, in Reader, p *replay.Policy, out Writer, opt Op
 					continue
 				}
 				row.Order, row.Prepared, row.Result, row.Cert = b.first+int64(i), &b.prepared[i], &b.results[i], b.recs[i].Cert
+				if opt.PositionFromLine {
+					row.Order = b.recs[i].Line - 1
+				}
 				if err := out.Write(&row); err != nil {
 					writeErr <- fmt.Errorf("couldn't write decisions: %w", err)
 					cancel()

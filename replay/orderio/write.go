@@ -50,6 +50,15 @@ func (c *Counts) Add(res *replay.Result) {
 	}
 }
 
+// Merge adds the tallies of o.
+func (c *Counts) Merge(o Counts) {
+	c.Orders += o.Orders
+	c.New += o.New
+	c.Renewal += o.Renewal
+	c.Limited += o.Limited
+	c.ARI += o.ARI
+}
+
 func (c Counts) String() string {
 	s := fmt.Sprintf("%d orders: %d new, %d renewal, %d limited", c.Orders, c.New, c.Renewal, c.Limited)
 	if c.ARI > 0 {
