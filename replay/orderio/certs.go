@@ -39,21 +39,44 @@ const noTime = math.MinInt64
 // compactly, in time order once sorted.
 type CertTable struct {
 	name string
-	// Per certificate.
-	issued, notBefore, notAfter []int64
-	issuer                      []uint32 // index into issuers
-	first                       []uint32 // index into spans: serial, then names
+	rows chunked[certRow]
 	// Interned issuers and their issuer_group.
 	issuers, groups []string
 	issuerIDs       map[string]uint32
 	// spans locate strings in arena: chunk<<50 | offset<<24 | length.
-	// The arena grows by fixed chunks: one growing slice would copy
-	// gigabytes as it grows (a sixth of the replay's CPU when it did).
-	spans []uint64
+	// Everything grows by fixed chunks: growing slices copied gigabytes
+	// and faulted in fresh pages each time (a sixth of the replay's CPU).
+	spans chunked[uint64]
 	arena [][]byte
 	// order is the sorted permutation of rows (nil until Sort).
 	order []uint32
 }
+
+// certRow is one certificate; times are Unix ns or noTime.
+type certRow struct {
+	issued, notBefore, notAfter int64
+	issuer                      uint32 // index into issuers
+	first                       uint32 // index into spans: serial, then names
+}
+
+// chunked is an append-only vector in fixed-size chunks: growing it never
+// copies.
+type chunked[T any] struct {
+	chunks [][]T
+	n      int
+}
+
+const vecBits = 16
+
+func (v *chunked[T]) push(x T) {
+	if v.n>>vecBits == len(v.chunks) {
+		v.chunks = append(v.chunks, make([]T, 1<<vecBits))
+	}
+	v.chunks[v.n>>vecBits][v.n&(1<<vecBits-1)] = x
+	v.n++
+}
+
+func (v *chunked[T]) at(i int) *T { return &v.chunks[i>>vecBits][i&(1<<vecBits-1)] }
 
 const (
 	spanLenBits = 24
@@ -99,7 +122,7 @@ func orNoTime(v dbsql.NullInt64) int64 {
 }
 
 func (t *CertTable) add(issued, nb, na dbsql.NullInt64, names, issuer, serial, group []byte) error {
-	if len(t.issued) == math.MaxUint32 {
+	if t.rows.n == math.MaxUint32 || t.spans.n >= math.MaxUint32-1<<16 {
 		return fmt.Errorf("more than %d certificates: replay a shorter range (--since, --until)", math.MaxUint32)
 	}
 	id, ok := t.issuerIDs[string(issuer)]
@@ -109,11 +132,7 @@ func (t *CertTable) add(issued, nb, na dbsql.NullInt64, names, issuer, serial, g
 		t.groups = append(t.groups, string(group))
 		t.issuerIDs[string(issuer)] = id
 	}
-	t.issued = append(t.issued, orNoTime(issued))
-	t.notBefore = append(t.notBefore, orNoTime(nb))
-	t.notAfter = append(t.notAfter, orNoTime(na))
-	t.issuer = append(t.issuer, id)
-	t.first = append(t.first, uint32(len(t.spans)))
+	t.rows.push(certRow{orNoTime(issued), orNoTime(nb), orNoTime(na), id, uint32(t.spans.n)})
 	if err := t.addString(serial); err != nil {
 		return err
 	}
@@ -131,7 +150,7 @@ func (t *CertTable) addString(s []byte) error {
 		t.arena = append(t.arena, make([]byte, 0, chunkSize))
 	}
 	c := len(t.arena) - 1
-	t.spans = append(t.spans, uint64(c)<<(chunkBits+spanLenBits)|uint64(len(t.arena[c]))<<spanLenBits|uint64(len(s)))
+	t.spans.push(uint64(c)<<(chunkBits+spanLenBits) | uint64(len(t.arena[c]))<<spanLenBits | uint64(len(s)))
 	t.arena[c] = append(t.arena[c], s...)
 	return nil
 }
@@ -178,12 +197,12 @@ func (t *CertTable) addNames(js []byte) error {
 
 func (t *CertTable) addNamesSlow(js []byte) error {
 	// Undo whatever the fast path appended for this row.
-	start := t.first[len(t.first)-1] + 1
-	if int(start) < len(t.spans) {
-		c, off, _ := splitSpan(t.spans[start])
+	start := int(t.rows.at(t.rows.n-1).first) + 1
+	if start < t.spans.n {
+		c, off, _ := splitSpan(*t.spans.at(start))
 		t.arena = t.arena[:c+1]
 		t.arena[c] = t.arena[c][:off]
-		t.spans = t.spans[:start]
+		t.spans.n = start
 	}
 	var names []*string
 	if err := json.Unmarshal(js, &names); err != nil {
@@ -200,12 +219,12 @@ func (t *CertTable) addNamesSlow(js []byte) error {
 }
 
 // Len is the number of certificates.
-func (t *CertTable) Len() int { return len(t.issued) }
+func (t *CertTable) Len() int { return t.rows.n }
 
 // str returns span i as a string sharing the arena, which is never
 // written again once loaded.
 func (t *CertTable) str(i uint32) string {
-	c, off, n := splitSpan(t.spans[i])
+	c, off, n := splitSpan(*t.spans.at(int(i)))
 	if n == 0 {
 		return ""
 	}
@@ -217,10 +236,10 @@ func splitSpan(sp uint64) (chunk, off, n int) {
 }
 
 func (t *CertTable) spanEnd(row uint32) uint32 {
-	if int(row)+1 < len(t.first) {
-		return t.first[row+1]
+	if int(row)+1 < t.rows.n {
+		return t.rows.at(int(row) + 1).first
 	}
-	return uint32(len(t.spans))
+	return uint32(t.spans.n)
 }
 
 // Sort puts the certificates in the replay's order: issued_at, then
@@ -238,13 +257,14 @@ func (t *CertTable) Sort() {
 		rank[id] = uint32(r)
 	}
 	less := func(a, b uint32) int {
-		if c := cmp.Compare(t.issued[a], t.issued[b]); c != 0 {
+		ra, rb := t.rows.at(int(a)), t.rows.at(int(b))
+		if c := cmp.Compare(ra.issued, rb.issued); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(rank[t.issuer[a]], rank[t.issuer[b]]); c != 0 {
+		if c := cmp.Compare(rank[ra.issuer], rank[rb.issuer]); c != 0 {
 			return c
 		}
-		return cmp.Compare(t.str(t.first[a]), t.str(t.first[b]))
+		return cmp.Compare(t.str(ra.first), t.str(rb.first))
 	}
 	order := make([]uint32, t.Len())
 	for i := range order {
@@ -308,17 +328,18 @@ func merge(dst, a, b []uint32, less func(a, b uint32) int) {
 func (t *CertTable) record(pos int, rec *Record, ref *CertRef, names []string) []string {
 	row := t.row(pos)
 	start := len(names)
-	first, end := t.first[row], t.spanEnd(row)
+	cr := t.rows.at(int(row))
+	first, end := cr.first, t.spanEnd(row)
 	for s := first + 1; s < end; s++ {
 		names = append(names, t.str(s))
 	}
 	rec.Order = replay.Order{
-		IssuedAt:  fromNs(t.issued[row]),
-		NotBefore: fromNs(t.notBefore[row]),
-		NotAfter:  fromNs(t.notAfter[row]),
+		IssuedAt:  fromNs(cr.issued),
+		NotBefore: fromNs(cr.notBefore),
+		NotAfter:  fromNs(cr.notAfter),
 		Names:     names[start:len(names):len(names)],
 	}
-	*ref = CertRef{Issuer: t.issuers[t.issuer[row]], Serial: t.str(first), IssuerGroup: t.groups[t.issuer[row]]}
+	*ref = CertRef{Issuer: t.issuers[cr.issuer], Serial: t.str(first), IssuerGroup: t.groups[cr.issuer]}
 	rec.Line, rec.Cert = int64(pos)+1, ref
 	return names
 }
@@ -372,7 +393,7 @@ func (r *tableReader) Read(buf []Record) (int, error) {
 	count := 0
 	for i := 0; i < n; i++ {
 		row := r.t.row(r.at(r.next + i))
-		count += int(r.t.spanEnd(row) - r.t.first[row] - 1)
+		count += int(r.t.spanEnd(row) - r.t.rows.at(int(row)).first - 1)
 	}
 	names := make([]string, 0, count)
 	for i := 0; i < n; i++ {
