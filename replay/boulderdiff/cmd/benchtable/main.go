@@ -2,7 +2,11 @@
 // limiter on one synthetic stream (synth.Realistic) under the production
 // limits, on one core, and prints a markdown table.
 //
-//	go run ./cmd/benchtable [-orders 10000000] [-boulder-orders 1000000] [-seed 1] [-one-by-one]
+//	go run ./cmd/benchtable [-orders 10000000] [-boulder-orders 1000000] [-seed 1] [-one-by-one] [-json]
+//
+// With -json it prints one JSON object instead of the table (read by
+// cmd/ctbench, which makes docs/benchmarks.md): the rows with keys "core",
+// "prepare-decide", "core-boulder-orders" and "boulder", and the ratio.
 //
 // Orders are generated and prepared in chunks outside the timed sections:
 // the "core" rows time Replayer.DecideBatch alone (Replayer.Decide, one
@@ -14,6 +18,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
@@ -47,6 +52,7 @@ const chunk = 1 << 16
 var oneByOne bool
 
 type row struct {
+	key     string
 	name    string
 	orders  int
 	elapsed time.Duration
@@ -60,6 +66,7 @@ func main() {
 	seed := flag.Uint64("seed", 1, "synth seed")
 	flag.BoolVar(&oneByOne, "one-by-one", false, "decide with Replayer.Decide, one order at a time, instead of Replayer.DecideBatch")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the ctlimits run to this file")
+	asJSON := flag.Bool("json", false, "print one JSON object instead of the markdown table")
 	flag.Parse()
 	log.SetFlags(0)
 	runtime.GOMAXPROCS(1)
@@ -82,7 +89,12 @@ func main() {
 	// same prefix of the same stream, so the same state sizes).
 	same, _ := runCtlimits(cfg, nb)
 	same.name = "ctlimits replay core, Boulder's orders"
+	same.key = "core-boulder-orders"
 
+	if *asJSON {
+		printJSON(*seed, *orders, nb, []row{core, both, same, bo}, bo.nsPerOrder()/same.nsPerOrder())
+		return
+	}
 	fmt.Printf("Stream: synth.Realistic(seed %d), production limits (50/168h per domain, 5/168h per exact set), GOMAXPROCS=1, %s/%s, %s.\n\n",
 		*seed, runtime.GOOS, runtime.GOARCH, runtime.Version())
 	fmt.Println("| engine | orders | orders/s | ns/order | allocs/order |")
@@ -98,6 +110,62 @@ func main() {
 		}
 	}
 	fmt.Println()
+}
+
+// jsonRow and jsonOutput are the -json output.
+type jsonRow struct {
+	Key            string  `json:"key"`
+	Name           string  `json:"name"`
+	Orders         int     `json:"orders"`
+	Seconds        float64 `json:"seconds"`
+	OrdersPerS     float64 `json:"orders_per_s"`
+	NsPerOrder     float64 `json:"ns_per_order"`
+	AllocsPerOrder float64 `json:"allocs_per_order"`
+	Note           string  `json:"note,omitempty"`
+}
+
+type jsonOutput struct {
+	Stream         string    `json:"stream"`
+	Seed           uint64    `json:"seed"`
+	Orders         int       `json:"orders"`
+	BoulderOrders  int       `json:"boulder_orders"`
+	GOMAXPROCS     int       `json:"gomaxprocs"`
+	GOOS           string    `json:"goos"`
+	GOARCH         string    `json:"goarch"`
+	GoVersion      string    `json:"go_version"`
+	Rows           []jsonRow `json:"rows"`
+	RatioVsBoulder float64   `json:"ratio_vs_boulder"`
+}
+
+func printJSON(seed uint64, orders, boulderOrders int, rows []row, ratio float64) {
+	out := jsonOutput{
+		Stream:         "synth.Realistic",
+		Seed:           seed,
+		Orders:         orders,
+		BoulderOrders:  boulderOrders,
+		GOMAXPROCS:     runtime.GOMAXPROCS(0),
+		GOOS:           runtime.GOOS,
+		GOARCH:         runtime.GOARCH,
+		GoVersion:      runtime.Version(),
+		RatioVsBoulder: ratio,
+	}
+	for _, r := range rows {
+		out.Rows = append(out.Rows, jsonRow{
+			Key:            r.key,
+			Name:           r.name,
+			Orders:         r.orders,
+			Seconds:        r.elapsed.Seconds(),
+			OrdersPerS:     float64(r.orders) / r.elapsed.Seconds(),
+			NsPerOrder:     r.nsPerOrder(),
+			AllocsPerOrder: float64(r.mallocs) / float64(r.orders),
+			Note:           r.note,
+		})
+	}
+	e := json.NewEncoder(os.Stdout)
+	e.SetIndent("", "  ")
+	if err := e.Encode(out); err != nil {
+		log.Fatal(err)
+	}
 }
 
 func (r row) nsPerOrder() float64 { return float64(r.elapsed.Nanoseconds()) / float64(r.orders) }
@@ -121,11 +189,11 @@ func runCtlimits(cfg synth.Config, limit int) (core, both row) {
 	}
 	r := replay.NewReplayer(p)
 	g := synth.New(cfg)
-	core = row{name: "ctlimits replay core (DecideBatch)"}
+	core = row{key: "core", name: "ctlimits replay core (DecideBatch)"}
 	if oneByOne {
 		core.name = "ctlimits replay core (Decide)"
 	}
-	both = row{name: "ctlimits Prepare + Decide"}
+	both = row{key: "prepare-decide", name: "ctlimits Prepare + Decide"}
 	var namer replay.Namer
 	res := make([]replay.Result, 256)
 	raw := make([]replay.Order, chunk)
@@ -196,7 +264,7 @@ func runBoulder(cfg synth.Config, n int) row {
 		log.Fatal(err)
 	}
 	defer b.Close()
-	out := row{name: "Boulder ratelimits (inmem source)"}
+	out := row{key: "boulder", name: "Boulder ratelimits (inmem source)"}
 	g := synth.New(cfg)
 	raw := make([]replay.Order, chunk)
 	idents := make([]identifier.ACMEIdentifiers, chunk)
