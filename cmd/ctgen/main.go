@@ -1,11 +1,24 @@
 // Command ctgen writes a static-ct-api log of generated certificates shaped
 // like Let's Encrypt's issuance, for benchmarks and demos at scale, and can
-// serve it (static tiles and an RFC 6962 view) on loopback.
+// serve it (static tiles and an RFC 6962 view) on loopback. It can also
+// write a stream of synthetic orders for `ctlimits replay --orders`.
 //
 //	ctgen -out DIR [-certs 1000000] [-days 30] [-seed 1] [-start 2026-06-01]
 //	ctgen -serve 127.0.0.1:8080 -out DIR      (serve a log written before)
+//	ctgen -orders N [-seed 1] [-per-day R] [-out -|FILE.jsonl|FILE.csv|FILE.parquet]
 //
-// The shape: registered domains whose
+// With -orders, ctgen writes the N orders of synth.Realistic(seed, N)
+// (mostly renewals over many small domains, an order every 2 seconds on
+// average; see replay/synth) in the orders format `ctlimits replay
+// --orders` reads, chosen by the extension of -out; "-" (the default in
+// this mode) is JSON lines on standard output. It generates and writes
+// one order at a time, so memory does not grow with N, and the same seed
+// gives the same orders byte for byte. The log flags (-certs, -days,
+// -start, -hosting, -serve) do not apply to it. -per-day R puts the same
+// orders on a faster or slower clock, R a day on average (Let's Encrypt
+// issues about 8M a day).
+//
+// The log's shape: registered domains whose
 // sizes are heavy-tailed (most have one or two sites, a few hosting
 // providers thousands); every site has an exact set of 1 to 100 names and
 // is renewed every 60 days or so (±5), so most orders in any window are
@@ -287,15 +300,50 @@ func Write(dir string, c Config) (int64, error) {
 }
 
 func main() {
-	out := flag.String("out", "ctgen-log", "output tile directory (replaced)")
-	certs := flag.Int("certs", 1_000_000, "certificates issued in the window (about)")
-	days := flag.Int("days", 30, "length of the window in days")
-	seed := flag.Uint64("seed", 1, "seed: the same seed gives the same certificates")
-	startS := flag.String("start", "2026-06-01", "the window's first day")
-	hosting := flag.Int("hosting", 3, "hosting domains that onboard a burst of new sites")
-	serve := flag.String("serve", "", "serve the log in -out on this loopback address instead of writing one")
+	out := flag.String("out", "ctgen-log", "output tile directory (replaced); with -orders, the orders file: \"-\" (stdout, JSON lines; the default there), .jsonl, .csv or .parquet")
+	certs := flag.Int("certs", 1_000_000, "log: certificates issued in the window (about)")
+	days := flag.Int("days", 30, "log: length of the window in days")
+	seed := flag.Uint64("seed", 1, "seed: the same seed gives the same certificates (or orders)")
+	startS := flag.String("start", "2026-06-01", "log: the window's first day")
+	hosting := flag.Int("hosting", 3, "log: hosting domains that onboard a burst of new sites")
+	serve := flag.String("serve", "", "log: serve the log in -out on this loopback address instead of writing one")
+	orders := flag.Int("orders", 0, "write `N` synthetic orders (synth.Realistic, streamed) for ctlimits replay --orders instead of a log; the log flags (-certs, -days, -start, -hosting, -serve) do not apply")
+	perDay := flag.Float64("per-day", 0, "with -orders: orders a day on average (default synth.Realistic's, about 45,000; Let's Encrypt issues about 8,000,000); only the clock changes, repeats still draw from the last 2^20 new sets")
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), `Usage:
+  ctgen [-out DIR] [-certs N] [-days N] [-seed S] [-start DATE] [-hosting N]   write a log
+  ctgen -serve ADDR -out DIR                                                   serve a log written before
+  ctgen -orders N [-seed S] [-per-day R] [-out -|FILE.jsonl|FILE.csv|FILE.parquet]
+                                                                               write orders (default: JSON lines on stdout)
+
+Flags marked "log:" apply to logs only; with -orders they are an error.
+
+`)
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 	log.SetFlags(0)
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if flag.NArg() > 0 {
+		log.Fatalf("ctgen: unexpected argument %q", flag.Arg(0))
+	}
+	if set["per-day"] && !set["orders"] {
+		log.Fatal("ctgen: -per-day applies to -orders")
+	}
+	if set["orders"] {
+		var logFlags []string
+		for _, f := range []string{"certs", "days", "start", "hosting", "serve"} {
+			if set[f] {
+				logFlags = append(logFlags, f)
+			}
+		}
+		o := ordersOptions{N: *orders, Seed: *seed, Out: *out, OutSet: set["out"], PerDay: *perDay, LogFlags: logFlags}
+		if err := ordersMode(o, os.Stdout, os.Stderr); err != nil {
+			log.Fatalf("ctgen: %v", err)
+		}
+		return
+	}
 	if *serve != "" {
 		serveLog(*out, *serve)
 		return

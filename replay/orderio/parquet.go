@@ -192,9 +192,9 @@ func (r *parquetReader) order(i int) (o replay.Order, err error) {
 	if c := r.column("account"); c != nil && !c.IsNull(i) {
 		switch a := c.(type) {
 		case *array.String:
-			o.Account = a.Value(i)
+			o.Account = strings.Clone(a.Value(i)) // see namesAt
 		case *array.LargeString:
-			o.Account = a.Value(i)
+			o.Account = strings.Clone(a.Value(i))
 		case *array.Int64:
 			o.Account = strconv.FormatInt(a.Value(i), 10)
 		case *array.Int32:
@@ -221,6 +221,13 @@ func timeAt(c arrow.Array, i int, field string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%s: unsupported type %s", field, c.DataType())
 }
 
+// namesAt returns the names of row i. They are copied, into one string
+// per row: arrow's Value returns a string that points into the data
+// buffer of the whole record (64k rows), and any one name kept past its
+// batch (a bucket key in a reused Result, a live bucket's key) would keep
+// that buffer alive. The replay keeps a few stale names of every recent
+// order's size, so memory grew with every record read (RSS about 65 MB a
+// million orders, some 7 GB at 100M; docs/benchmarks.md, "100M orders").
 func namesAt(c arrow.Array, i int) ([]string, error) {
 	if c.IsNull(i) {
 		return nil, nil
@@ -235,22 +242,42 @@ func namesAt(c arrow.Array, i int) ([]string, error) {
 		start, end = a.ValueOffsets(i)
 		values = a.ListValues()
 	case *array.String:
-		return strings.Fields(a.Value(i)), nil
+		return strings.Fields(strings.Clone(a.Value(i))), nil
 	case *array.LargeString:
-		return strings.Fields(a.Value(i)), nil
+		return strings.Fields(strings.Clone(a.Value(i))), nil
 	default:
 		return nil, fmt.Errorf("names: unsupported type %s", c.DataType())
 	}
-	out := make([]string, 0, end-start)
-	for j := start; j < end; j++ {
+	value := func(j int64) (string, bool) {
 		if values.IsNull(int(j)) {
-			continue
+			return "", false
 		}
 		switch v := values.(type) {
 		case *array.String:
-			out = append(out, v.Value(int(j)))
+			return v.Value(int(j)), true
 		case *array.LargeString:
-			out = append(out, v.Value(int(j)))
+			return v.Value(int(j)), true
+		}
+		return "", false
+	}
+	size := 0
+	for j := start; j < end; j++ {
+		v, _ := value(j)
+		size += len(v)
+	}
+	var all strings.Builder
+	all.Grow(size)
+	for j := start; j < end; j++ {
+		v, _ := value(j)
+		all.WriteString(v)
+	}
+	joined := all.String()
+	out := make([]string, 0, end-start)
+	off := 0
+	for j := start; j < end; j++ {
+		if v, ok := value(j); ok {
+			out = append(out, joined[off:off+len(v)])
+			off += len(v)
 		}
 	}
 	return out, nil

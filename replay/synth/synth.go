@@ -438,9 +438,16 @@ func (g *Generator) pickSet() ([]nameKey, int) {
 		set = append([]nameKey(nil), keys...)
 		g.recent = append(g.recent, set)
 	} else {
-		// Reuse the evicted set's array: once the ring is full, fresh
-		// sets cost no allocation.
-		set = append(g.recent[g.next][:0], keys...)
+		// Reuse the evicted set's array, when it is not much larger than
+		// needed: once the ring is full, most fresh sets cost no
+		// allocation. (Reusing every array whatever its size made each
+		// slot keep the largest set it ever held, so the ring grew with
+		// the stream, toward 100 names a slot.)
+		set = g.recent[g.next]
+		if cap(set) < len(keys) || cap(set) > 2*len(keys) {
+			set = nil
+		}
+		set = append(set[:0], keys...)
 		g.recent[g.next] = set
 		g.next = (g.next + 1) % len(g.recent)
 	}

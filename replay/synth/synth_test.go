@@ -248,3 +248,25 @@ func BenchmarkNext(b *testing.B) {
 		}
 	}
 }
+
+// TestRepeatRingStaysSized: the ring of recent sets reuses evicted arrays,
+// but not ones far larger than the set stored, so that its memory follows
+// the sets it holds rather than the largest each slot ever held.
+func TestRepeatRingStaysSized(t *testing.T) {
+	t.Parallel()
+	c := Realistic(1, 100_000)
+	c.RepeatWindow = 256
+	c.FullOrders = 0.02 // 100-name sets pass through every slot
+	g := New(c)
+	var o replay.Order
+	for g.Next(&o) {
+	}
+	sizes, caps := 0, 0
+	for _, s := range g.recent {
+		sizes += len(s)
+		caps += cap(s)
+	}
+	if caps > 2*sizes {
+		t.Fatalf("the ring's %d sets hold %d names in arrays of %d", len(g.recent), sizes, caps)
+	}
+}
