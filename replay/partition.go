@@ -129,22 +129,21 @@ func ReplayParallel(orders []Prepared, p *Policy, workers int) ([]Result, error)
 // workers, biggest first onto the least loaded, and returns each order's
 // worker (0-based, in the order added) and the number of workers used.
 func (c *Components) Assign(workers int) ([]int32, int) {
-	sizes := map[int32]int{}
-	for i := range c.first {
-		sizes[c.Of(i)]++
-	}
+	sizes := c.sizes()
 	type comp struct {
 		id int32
-		n  int
+		n  int32
 	}
-	list := make([]comp, 0, len(sizes))
+	var list []comp
 	for id, n := range sizes {
-		list = append(list, comp{id, n})
+		if n > 0 {
+			list = append(list, comp{int32(id), n})
+		}
 	}
 	slices.SortFunc(list, func(a, b comp) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.id, b.id)) })
 	workers = max(1, min(workers, len(list)))
 	load := make([]int, workers)
-	owner := make(map[int32]int32, len(list))
+	owner := sizes // reused: a component's worker, by its root
 	for _, c := range list {
 		w := 0
 		for i := range load {
@@ -153,13 +152,34 @@ func (c *Components) Assign(workers int) ([]int32, int) {
 			}
 		}
 		owner[c.id] = int32(w)
-		load[w] += c.n
+		load[w] += int(c.n)
 	}
 	assigned := make([]int32, len(c.first))
 	for i := range assigned {
 		assigned[i] = owner[c.Of(i)]
 	}
 	return assigned, workers
+}
+
+// Sizes returns the number of components among the orders added so far
+// and the orders in the largest.
+func (c *Components) Sizes() (components, largest int) {
+	for _, n := range c.sizes() {
+		if n > 0 {
+			components++
+			largest = max(largest, int(n))
+		}
+	}
+	return components, largest
+}
+
+// sizes counts the orders of each component, indexed by its root key.
+func (c *Components) sizes() []int32 {
+	sizes := make([]int32, len(c.parent))
+	for i := range c.first {
+		sizes[c.Of(i)]++
+	}
+	return sizes
 }
 
 // OfDomain returns the component of a registered domain (or "\x00"+account)

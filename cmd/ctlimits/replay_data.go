@@ -251,15 +251,21 @@ func (c *ctReplay) replayStream(ctx context.Context, env *cmdEnv, db *sql.DB, st
 	}
 	// DuckDB deduplicates entries into certificates; Go sorts them (see
 	// orderio.CertTable for why not ORDER BY).
+	start := time.Now()
 	rows, err := db.DB().QueryContext(ctx, orderio.CertTableQuery+" WHERE "+strings.Join(where, " AND "), args...)
 	if err != nil {
 		return res, fmt.Errorf("couldn't read certificates from %s: %w", c.data, err)
 	}
+	deduped := time.Now()
 	tbl, err := orderio.LoadCertTable(ctx, c.data+" certificates", rows)
 	if err != nil {
 		return res, err
 	}
+	loaded := time.Now()
 	tbl.Sort()
+	round := func(d time.Duration) time.Duration { return d.Round(100 * time.Millisecond) }
+	c.progressf(env, "%s: %d certificates deduplicated by DuckDB in %s, read in %s, sorted in %s", st.label, tbl.Len(),
+		round(deduped.Sub(start)), round(loaded.Sub(deduped)), round(time.Since(loaded)))
 	in := tbl.Reader()
 	if len(c.domains) > 0 {
 		if in, err = componentsOf(ctx, in, c.domains); err != nil {
@@ -278,7 +284,7 @@ func (c *ctReplay) replayStream(ctx context.Context, env *cmdEnv, db *sql.DB, st
 	if c.out == "" {
 		// Into DATA: connected components replayed in parallel, each
 		// worker writing its own part file.
-		return c.replayParts(ctx, st, tbl, in, since, skip, res)
+		return c.replayParts(ctx, env, st, tbl, in, since, skip, res)
 	}
 	res.dest = c.out
 	err = writeOutput(res.dest, env.stdout, func(w io.Writer) error {
@@ -301,20 +307,25 @@ func (c *ctReplay) replayStream(ctx context.Context, env *cmdEnv, db *sql.DB, st
 // (orderio.CertTable.Partition), so the decisions are those of one serial
 // replay. The directory is replaced whole: parts are written into a
 // hidden directory beside it, which is then renamed into place.
-func (c *ctReplay) replayParts(ctx context.Context, st stream, tbl *orderio.CertTable, in orderio.Reader, since int64,
+func (c *ctReplay) replayParts(ctx context.Context, env *cmdEnv, st stream, tbl *orderio.CertTable, in orderio.Reader, since int64,
 	skip func(*orderio.Record, error), res streamResult) (streamResult, error) {
 	parts := []orderio.Reader{in}
 	if len(c.domains) == 0 { // --domain selections are small: one worker
-		var err error
 		workers := c.workers
 		if workers <= 0 {
 			workers = runtime.GOMAXPROCS(0)
 		}
-		if parts, err = tbl.Partition(ctx, workers, skip); err != nil {
+		start := time.Now()
+		var err error
+		var ps orderio.PartitionStats
+		if parts, ps, err = tbl.Partition(ctx, workers, skip); err != nil {
 			return res, err
 		}
 		skip = nil // Partition passed them on
+		c.progressf(env, "%s: %d connected components of registered domains (the largest %d orders) on %d workers %v, in %s",
+			st.label, ps.Components, ps.Largest, len(parts), ps.PerWorker, time.Since(start).Round(100*time.Millisecond))
 	}
+	replayStart := time.Now()
 	dir := sql.DecisionsDir(c.data, policyDirName(st.policy))
 	res.dest = dir
 	parent := filepath.Dir(dir)
@@ -366,6 +377,7 @@ func (c *ctReplay) replayParts(ctx context.Context, st stream, tbl *orderio.Cert
 	if err := replaceDir(tmp, dir); err != nil {
 		return res, fmt.Errorf("couldn't put the decisions in place: %w", err)
 	}
+	c.progressf(env, "%s: replayed and written in %s", st.label, time.Since(replayStart).Round(100*time.Millisecond))
 	return res, nil
 }
 
@@ -397,6 +409,13 @@ func replaceDir(newDir, old string) error {
 }
 
 var errNoOrders = errors.New("no orders")
+
+// progressf tells what a long replay is doing, on stderr, unless quiet.
+func (c *ctReplay) progressf(env *cmdEnv, format string, args ...any) {
+	if !c.quiet {
+		fmt.Fprintf(env.stderr, "ctlimits replay: "+format+"\n", args...)
+	}
+}
 
 // sinceWriter drops the warm-up orders before --since and counts the rest.
 type sinceWriter struct {

@@ -417,47 +417,76 @@ func (r *tableReader) at(i int) int {
 // Finding the components prepares every order once (in parallel);
 // orders the model rejects are passed to skip, in order, and left out
 // (without skip they are an error).
-func (t *CertTable) Partition(ctx context.Context, workers int, skip func(*Record, error)) ([]Reader, error) {
+func (t *CertTable) Partition(ctx context.Context, workers int, skip func(*Record, error)) ([]Reader, PartitionStats, error) {
 	workers = max(1, workers)
 	const chunk = 1 << 16
+	type work struct {
+		n        int
+		recs     []Record
+		prepared []replay.Prepared
+		bad      []error
+	}
+	// Chunks are prepared on every core while the previous one joins the
+	// components (a union-find, serial).
+	free := make(chan *work, 2)
+	for range cap(free) {
+		free <- &work{recs: make([]Record, chunk), prepared: make([]replay.Prepared, chunk), bad: make([]error, chunk)}
+	}
+	ready := make(chan *work, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(ready)
+		namers := make([]replay.Namer, workers)
+		in := t.Reader()
+		for {
+			var w *work
+			select {
+			case w = <-free:
+			case <-ctx.Done():
+				return
+			}
+			n, err := in.Read(w.recs)
+			if err == io.EOF {
+				return
+			}
+			w.n = n
+			var wg sync.WaitGroup
+			for k := range workers {
+				wg.Add(1)
+				go func(lo, hi int, namer *replay.Namer) {
+					defer wg.Done()
+					for i := lo; i < hi; i++ {
+						w.prepared[i], w.bad[i] = namer.Prepare(&w.recs[i].Order)
+					}
+				}(n*k/workers, n*(k+1)/workers, &namers[k])
+			}
+			wg.Wait()
+			select {
+			case ready <- w:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	var comps replay.Components
 	kept := make([]uint32, 0, t.Len()) // sorted positions, in the order added to comps
-	recs := make([]Record, chunk)
-	prepared := make([]replay.Prepared, chunk)
-	bad := make([]error, chunk)
-	namers := make([]replay.Namer, workers)
-	in := t.Reader()
-	for pos := 0; ; {
-		n, err := in.Read(recs)
-		if err == io.EOF {
-			break
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		var wg sync.WaitGroup
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func(lo, hi int, namer *replay.Namer) {
-				defer wg.Done()
-				for i := lo; i < hi; i++ {
-					prepared[i], bad[i] = namer.Prepare(&recs[i].Order)
-				}
-			}(n*w/workers, n*(w+1)/workers, &namers[w])
-		}
-		wg.Wait()
-		for i := 0; i < n; i++ {
-			if bad[i] != nil {
+	for w := range ready {
+		for i := 0; i < w.n; i++ {
+			if w.bad[i] != nil {
 				if skip == nil {
-					return nil, inputErr(t.name, recs[i].Line, bad[i])
+					return nil, PartitionStats{}, inputErr(t.name, w.recs[i].Line, w.bad[i])
 				}
-				skip(&recs[i], bad[i])
+				skip(&w.recs[i], w.bad[i])
 				continue
 			}
-			comps.Add(&prepared[i])
-			kept = append(kept, uint32(pos+i))
+			comps.Add(&w.prepared[i])
+			kept = append(kept, uint32(w.recs[i].Line-1))
 		}
-		pos += n
+		free <- w
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, PartitionStats{}, err
 	}
 	assigned, used := comps.Assign(workers)
 	parts := make([][]uint32, used)
@@ -465,8 +494,18 @@ func (t *CertTable) Partition(ctx context.Context, workers int, skip func(*Recor
 		parts[w] = append(parts[w], kept[i])
 	}
 	readers := make([]Reader, used)
+	st := PartitionStats{Orders: len(kept), Skipped: t.Len() - len(kept)}
 	for w := range parts {
 		readers[w] = t.positions(parts[w])
+		st.PerWorker = append(st.PerWorker, len(parts[w]))
 	}
-	return readers, nil
+	st.Components, st.Largest = comps.Sizes()
+	return readers, st, nil
+}
+
+// PartitionStats describe a partition, for progress messages.
+type PartitionStats struct {
+	Orders, Skipped     int
+	Components, Largest int   // connected components, and the orders of the largest
+	PerWorker           []int // orders per part
 }

@@ -199,9 +199,12 @@ func TestPartitionReplaysLikeOneReplayer(t *testing.T) {
 		}
 		for _, workers := range []int{2, 3, 8} {
 			var partSkipped []int64
-			parts, err := tbl.Partition(context.Background(), workers, func(r *Record, _ error) { partSkipped = append(partSkipped, r.Line) })
+			parts, st, err := tbl.Partition(context.Background(), workers, func(r *Record, _ error) { partSkipped = append(partSkipped, r.Line) })
 			if err != nil {
 				t.Fatal(err)
+			}
+			if st.Orders+st.Skipped != tbl.Len() || st.Skipped != len(skipped) || len(st.PerWorker) != workers || st.Largest < 1 || st.Components < workers {
+				t.Fatalf("stats %+v for %d orders, %d skipped", st, tbl.Len(), len(skipped))
 			}
 			if len(parts) != workers {
 				t.Fatalf("%d parts for %d workers", len(parts), workers)
@@ -266,7 +269,7 @@ func TestPartitionReplaysLikeOneReplayer(t *testing.T) {
 func TestPartitionOfNothing(t *testing.T) {
 	t.Parallel()
 	tbl := loadTable(t, certificatesDB(t))
-	parts, err := tbl.Partition(context.Background(), 4, nil)
+	parts, _, err := tbl.Partition(context.Background(), 4, nil)
 	if err != nil || len(parts) != 1 {
 		t.Fatalf("%d parts, %v", len(parts), err)
 	}
