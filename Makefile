@@ -27,12 +27,12 @@ test-boulder:
 # Benchmarks: cmd/ctbench runs every benchmark of docs/benchmarks.md, each
 # as a subprocess, prints one table (measured, compared with, ratio,
 # target, met?) with the machine and the commands, and writes it into
-# docs/benchmarks.md. The full run should take about half an hour on the
-# project's machine (an estimate; the end-to-end logs, ~13 GB, are
-# generated the first time and cached under /tmp/ctbench). bench-quick is
-# a smoke run of about three minutes at small sizes that prints only. CTBENCH_FLAGS passes flags,
-# e.g. CTBENCH_FLAGS='-only e2e-1m,physical' or '-work DIR' (go run
-# ./cmd/ctbench -h lists them).
+# docs/benchmarks.md. A full run takes about 16 minutes on the project's
+# machine once the end-to-end logs (~13 GB, cached under /tmp/ctbench)
+# exist, about 6 more the first time. bench-quick is a smoke run of about
+# three minutes at small sizes that prints only. CTBENCH_FLAGS passes
+# flags, e.g. CTBENCH_FLAGS='-only e2e-1m,physical' or '-work DIR'
+# (go run ./cmd/ctbench -h lists them).
 CTBENCH_FLAGS ?=
 
 bench: build
