@@ -93,7 +93,8 @@ func ReplayParallel(orders []Prepared, p *Policy, workers int) ([]Result, error)
 	for i := range orders {
 		comps.Add(&orders[i])
 	}
-	assigned, workers := comps.Assign(workers)
+	a := comps.Assign(workers)
+	assigned, workers := a.Worker, a.Workers
 
 	results := make([]Result, len(orders))
 	errs := make([]error, workers)
@@ -125,10 +126,17 @@ func ReplayParallel(orders []Prepared, p *Policy, workers int) ([]Result, error)
 	return results, nil
 }
 
+// Assignment spreads the components of some orders over workers.
+type Assignment struct {
+	Worker     []int32 // per order, in the order added: its worker, from 0
+	Workers    int     // workers used: at most the number of components
+	Components int     // connected components
+	Largest    int     // orders in the largest component
+}
+
 // Assign spreads the components of the orders added so far over at most
-// workers, biggest first onto the least loaded, and returns each order's
-// worker (0-based, in the order added) and the number of workers used.
-func (c *Components) Assign(workers int) ([]int32, int) {
+// workers, biggest first onto the least loaded.
+func (c *Components) Assign(workers int) Assignment {
 	sizes := c.sizes()
 	type comp struct {
 		id int32
@@ -141,8 +149,11 @@ func (c *Components) Assign(workers int) ([]int32, int) {
 		}
 	}
 	slices.SortFunc(list, func(a, b comp) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.id, b.id)) })
-	workers = max(1, min(workers, len(list)))
-	load := make([]int, workers)
+	a := Assignment{Workers: max(1, min(workers, len(list))), Components: len(list)}
+	if len(list) > 0 {
+		a.Largest = int(list[0].n)
+	}
+	load := make([]int, a.Workers)
 	owner := sizes // reused: a component's worker, by its root
 	for _, c := range list {
 		w := 0
@@ -154,23 +165,11 @@ func (c *Components) Assign(workers int) ([]int32, int) {
 		owner[c.id] = int32(w)
 		load[w] += int(c.n)
 	}
-	assigned := make([]int32, len(c.first))
-	for i := range assigned {
-		assigned[i] = owner[c.Of(i)]
+	a.Worker = make([]int32, len(c.first))
+	for i := range a.Worker {
+		a.Worker[i] = owner[c.Of(i)]
 	}
-	return assigned, workers
-}
-
-// Sizes returns the number of components among the orders added so far
-// and the orders in the largest.
-func (c *Components) Sizes() (components, largest int) {
-	for _, n := range c.sizes() {
-		if n > 0 {
-			components++
-			largest = max(largest, int(n))
-		}
-	}
-	return components, largest
+	return a
 }
 
 // sizes counts the orders of each component, indexed by its root key.

@@ -287,19 +287,27 @@ func (c *ctReplay) replayStream(ctx context.Context, env *cmdEnv, db *sql.DB, st
 		return c.replayParts(ctx, env, st, tbl, in, since, skip, res)
 	}
 	res.dest = c.out
-	err = writeOutput(res.dest, env.stdout, func(w io.Writer) error {
-		out, err := orderio.NewWriterWith(c.format, w, orderio.WriterOptions{CT: true, Policy: st.policy.Name})
-		if err != nil {
-			return err
-		}
-		filtered := &sinceWriter{Writer: out, since: since}
-		if _, err = orderio.Stream(ctx, in, st.policy, filtered, orderio.Options{Skip: skip, Done: c.done}); err != nil {
-			return err
-		}
-		res.counts, res.overModel = filtered.counts, filtered.counts.Limited
-		return out.Close()
+	err = writeOutput(res.dest, env.stdout, func(w io.Writer) (err error) {
+		res.counts, err = replayInto(ctx, w, c.format, in, st, since, orderio.Options{Skip: skip, Done: c.done})
+		res.overModel = res.counts.Limited
+		return err
 	})
 	return res, err
+}
+
+// replayInto replays in's orders under st's policy and writes the
+// decisions of those issued from since on to w, in format; it returns
+// their counts.
+func replayInto(ctx context.Context, w io.Writer, format string, in orderio.Reader, st stream, since int64, opt orderio.Options) (orderio.Counts, error) {
+	out, err := orderio.NewWriterWith(format, w, orderio.WriterOptions{CT: true, Policy: st.policy.Name})
+	if err != nil {
+		return orderio.Counts{}, err
+	}
+	filtered := &sinceWriter{Writer: out, since: since}
+	if _, err := orderio.Stream(ctx, in, st.policy, filtered, opt); err != nil {
+		return orderio.Counts{}, err
+	}
+	return filtered.counts, out.Close()
 }
 
 // replayParts replays in's orders into DATA/decisions/policy=<name>/ as
@@ -344,19 +352,11 @@ func (c *ctReplay) replayParts(ctx context.Context, env *cmdEnv, st stream, tbl 
 	for w, part := range parts {
 		g.Go(func() error {
 			path := filepath.Join(tmp, sql.DecisionsPart(w))
-			return writeOutput(path, nil, func(f io.Writer) error {
-				out, err := orderio.NewWriterWith("parquet", f, orderio.WriterOptions{CT: true, Policy: st.policy.Name})
-				if err != nil {
-					return err
-				}
-				filtered := &sinceWriter{Writer: out, since: since}
+			return writeOutput(path, nil, func(f io.Writer) (err error) {
 				opt := orderio.Options{Workers: 1, Skip: skip, PositionFromLine: true,
 					Done: func(r *replay.Replayer) { reps[w] = r }}
-				if _, err := orderio.Stream(gctx, part, st.policy, filtered, opt); err != nil {
-					return err
-				}
-				counts[w] = filtered.counts
-				return out.Close()
+				counts[w], err = replayInto(gctx, f, "parquet", part, st, since, opt)
+				return err
 			})
 		})
 	}

@@ -488,18 +488,17 @@ func (t *CertTable) Partition(ctx context.Context, workers int, skip func(*Recor
 	if err := ctx.Err(); err != nil {
 		return nil, PartitionStats{}, err
 	}
-	assigned, used := comps.Assign(workers)
-	parts := make([][]uint32, used)
-	for i, w := range assigned {
+	a := comps.Assign(workers)
+	parts := make([][]uint32, a.Workers)
+	for i, w := range a.Worker {
 		parts[w] = append(parts[w], kept[i])
 	}
-	readers := make([]Reader, used)
-	st := PartitionStats{Orders: len(kept), Skipped: t.Len() - len(kept)}
+	readers := make([]Reader, a.Workers)
+	st := PartitionStats{Orders: len(kept), Skipped: t.Len() - len(kept), Components: a.Components, Largest: a.Largest}
 	for w := range parts {
 		readers[w] = t.positions(parts[w])
 		st.PerWorker = append(st.PerWorker, len(parts[w]))
 	}
-	st.Components, st.Largest = comps.Sizes()
 	return readers, st, nil
 }
 
