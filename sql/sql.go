@@ -20,6 +20,8 @@ import (
 	"text/template"
 
 	_ "github.com/marcboeker/go-duckdb" // registers the "duckdb" driver
+
+	"github.com/ctlimits/ctlimits/sql/datadir"
 )
 
 //go:embed views/*.sql
@@ -33,22 +35,12 @@ type Params struct {
 	// exists (DuckDB refuses to read an empty glob).
 	EntriesGlob string
 	HasEntries  bool
-	// DecisionsGlob matches the decisions files of the last replay (one
-	// per policy it used: production and staging are replayed apart);
-	// HasDecisions says whether any exists.
-	DecisionsGlob string
+	// DecisionFiles are the decisions files of the current decisions
+	// generation (sql/datadir): every policy and stream of the last
+	// replay. HasDecisions says whether there are any.
+	DecisionFiles []string
 	HasDecisions  bool
 }
-
-// DecisionsDir is where `ctlimits replay --data` writes decisions, one
-// directory per policy, one part file per replay worker:
-// DATA/decisions/policy=<name>/part-<n>.parquet.
-func DecisionsDir(data, policy string) string {
-	return filepath.Join(data, "decisions", "policy="+policy)
-}
-
-// DecisionsPart names the n-th part file in a DecisionsDir.
-func DecisionsPart(n int) string { return fmt.Sprintf("part-%05d.parquet", n) }
 
 // DB is a DuckDB database with the project's views over one DATA directory.
 type DB struct {
@@ -70,9 +62,12 @@ func Open(dataDir string) (*DB, error) {
 	if m, _ := filepath.Glob(p.EntriesGlob); len(m) > 0 {
 		p.HasEntries = true
 	}
-	p.DecisionsGlob = filepath.Join(abs, "decisions", "policy=*", "part-*.parquet")
-	if m, _ := filepath.Glob(p.DecisionsGlob); len(m) > 0 {
-		p.HasDecisions = true
+	dd, err := datadir.Open(abs)
+	if err != nil {
+		return nil, err
+	}
+	if p.DecisionFiles, p.HasDecisions, err = dd.Decisions(); err != nil {
+		return nil, err
 	}
 	db, err := dbsql.Open("duckdb", "")
 	if err != nil {
@@ -99,7 +94,14 @@ func (d *DB) createViews() error {
 		return err
 	}
 	sort.Strings(names)
-	funcs := template.FuncMap{"quote": func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }}
+	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	funcs := template.FuncMap{"quote": quote, "list": func(ss []string) string {
+		q := make([]string, len(ss))
+		for i, s := range ss {
+			q[i] = quote(s)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	}}
 	for _, name := range names {
 		src, err := viewFiles.ReadFile(name)
 		if err != nil {

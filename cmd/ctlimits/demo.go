@@ -16,6 +16,7 @@ import (
 	"github.com/ctlimits/ctlimits/ingest"
 	"github.com/ctlimits/ctlimits/ingest/loglist"
 	"github.com/ctlimits/ctlimits/replay"
+	"github.com/ctlimits/ctlimits/replay/ctreplay"
 	"github.com/ctlimits/ctlimits/report"
 	"github.com/ctlimits/ctlimits/sql"
 )
@@ -83,20 +84,19 @@ func runDemo(ctx context.Context, env *cmdEnv, args []string) error {
 	fmt.Fprintf(env.stdout, "$ ctlimits ingest\n%s\n\n", sum)
 
 	p, _ := replay.LookupPolicy("letsencrypt")
-	streams, err := ctStreams("all", p, false)
+	streams, err := ctreplay.Streams("all", p, false)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "$ ctlimits replay --issuers all\n")
-	c := ctReplay{data: data, streams: streams, format: "parquet", quiet: true}
-	results, err := c.run(ctx, env)
+	res, err := ctreplay.Run(ctx, ctreplay.Config{Data: data, Streams: streams, Format: "parquet"})
 	if err != nil {
 		return err
 	}
-	for _, r := range results {
-		fmt.Fprintf(env.stdout, "%s under %s: %s; %d over the model\n", r.label, r.policy.Name, r.counts, r.overModel)
+	for _, r := range res.Streams {
+		fmt.Fprintf(env.stdout, "%s under %s: %s; %d over the model\n", r.Label, r.Policy.Name, r.Counts, r.OverModel)
 	}
-	if len(results) == 0 {
+	if len(res.Streams) == 0 {
 		return errors.New("the sample log held no certificates to replay")
 	}
 	fmt.Fprintf(env.stdout, "\n$ ctlimits report\n")

@@ -46,30 +46,14 @@ func addPolicyFlags(fs *pflag.FlagSet) {
 // policyFromFlags builds the policy the flags describe.
 func policyFromFlags(fs *pflag.FlagSet) (*replay.Policy, error) {
 	name, _ := fs.GetString("policy")
-	p, err := replay.LookupPolicy(name)
-	if err != nil {
+	if _, err := replay.LookupPolicy(name); err != nil {
 		return nil, usageError{err}
 	}
-	if path, _ := fs.GetString("limits"); path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("couldn't read limits: %w", err)
-		}
-		limits, err := replay.ParseLimits(data, path)
-		if err != nil {
-			return nil, err
-		}
-		p.Limits = limits
-		p.Name += "+limits"
-	}
-	if path, _ := fs.GetString("overrides"); path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("couldn't read overrides: %w", err)
-		}
-		if err := p.ParseOverrides(data, path); err != nil {
-			return nil, err
-		}
+	limits, _ := fs.GetString("limits")
+	overrides, _ := fs.GetString("overrides")
+	p, err := orderio.LoadPolicy(name, limits, overrides)
+	if err != nil {
+		return nil, err
 	}
 	p.AssumeARI, _ = fs.GetBool("assume-ari")
 	return p, nil

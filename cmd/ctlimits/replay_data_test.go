@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/ctlimits/ctlimits/sql/datadir"
+
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -94,7 +96,7 @@ func TestReplayDataWorkersDecideAsOneReplay(t *testing.T) {
 		if code, _, stderr := run(t, "", "replay", "--data", data, "--issuers", "other", "--workers", workers); code != exitOK {
 			t.Fatalf("--workers %s: exit %d: %s", workers, code, stderr)
 		}
-		parts, _ := filepath.Glob(filepath.Join(data, "decisions", "policy=letsencrypt", "part-*.parquet"))
+		parts := decisionFiles(t, data)
 		if want, _ := strconv.Atoi(workers); len(parts) != want {
 			t.Fatalf("--workers %s: %d part files: %v", workers, len(parts), parts)
 		}
@@ -138,4 +140,18 @@ func TestReplayDataBadInput(t *testing.T) {
 			t.Errorf("%v: exit %d stderr %q, want %d and %q", c.args, code, stderr, c.code, c.want)
 		}
 	}
+}
+
+// decisionFiles lists the current decisions generation's files.
+func decisionFiles(t *testing.T, data string) []string {
+	t.Helper()
+	dd, err := datadir.Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _, err := dd.Decisions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }

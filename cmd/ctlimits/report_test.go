@@ -76,7 +76,7 @@ func TestReportOnTheSampleLog(t *testing.T) {
 		}
 	})
 	t.Run("a corrupt decisions file", func(t *testing.T) {
-		files, _ := filepath.Glob(filepath.Join(data, "decisions", "*", "*.parquet"))
+		files := decisionFiles(t, data)
 		if len(files) == 0 {
 			t.Fatal("no decisions file")
 		}

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/ctlimits/ctlimits/ingest"
+	"github.com/ctlimits/ctlimits/report/nightly"
 )
 
 // runConfigFile writes a run configuration following the sample log.
@@ -43,16 +45,16 @@ func TestRunExitStatusesAndDiff(t *testing.T) {
 	// data is stale (UNKNOWN), unless a watched domain is limited (CRIT).
 	crit := runConfigFile(t, data, "stale_after: 1h\nwatch:\n  - domain: example.org\n")
 	code, stdout, _ := run(t, "", "run", "--config", crit, "--metrics", metrics, "--quiet")
-	if code != statusCrit || !strings.HasPrefix(stdout, "CTLIMITS CRIT: example.org had 216 orders limited since the last run") {
+	if code != nightly.Crit || !strings.HasPrefix(stdout, "CTLIMITS CRIT: example.org had 216 orders limited since the last run") {
 		t.Fatalf("first run: exit %d\n%s", code, stdout)
 	}
-	for _, ext := range []string{".json", ".md", ".html", ".run.json", ".diff.md"} {
-		if m, _ := filepath.Glob(filepath.Join(data, "reports", "*"+ext)); len(m) == 0 {
-			t.Errorf("no report *%s in DATA/reports", ext)
+	for _, f := range []string{"report.json", "report.md", "report.html", "run.json", "diff.md"} {
+		if m, _ := filepath.Glob(filepath.Join(data, "reports", "*", f)); len(m) != 1 {
+			t.Errorf("want one DATA/reports/<time>/%s, have %v", f, m)
 		}
 	}
 	prom, _ := os.ReadFile(metrics)
-	for _, want := range []string{"ctlimits_run_status 2\n", `ctlimits_domain_tokens{domain="example.org"} 0`, `ctlimits_orders{policy="letsencrypt",decision="over_model"} 216`} {
+	for _, want := range []string{"ctlimits_run_status 2\n", `ctlimits_domain_tokens{domain="example.org"} 0`, `ctlimits_orders{decision="over_model",issuers="Let's Encrypt production and other CAs",policy="letsencrypt"} 216`} {
 		if !strings.Contains(string(prom), want) {
 			t.Fatalf("metrics lack %q:\n%s", want, prom)
 		}
@@ -60,10 +62,10 @@ func TestRunExitStatusesAndDiff(t *testing.T) {
 	// Second run: nothing new was limited; example.org's bucket is empty,
 	// so WARN, but the data is stale: UNKNOWN wins over WARN.
 	code, stdout, _ = run(t, "", "run", "--config", crit, "--quiet")
-	if code != statusUnknown || !strings.Contains(stdout, "example.org has 0 of 50 tokens left") || !strings.Contains(stdout, "stale after 1h0m0s") {
+	if code != nightly.Unknown || !strings.Contains(stdout, "example.org has 0 of 50 tokens left") || !strings.Contains(stdout, "stale after 1h0m0s") {
 		t.Fatalf("second run: exit %d\n%s", code, stdout)
 	}
-	diff, err := os.ReadFile(filepath.Join(data, "reports", mustGlobOne(t, filepath.Join(data, "reports", "*.diff.md"))))
+	diff, err := os.ReadFile(newestReport(t, data, "diff.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,23 +75,25 @@ func TestRunExitStatusesAndDiff(t *testing.T) {
 	// Fresh enough data and a domain with headroom: OK.
 	ok := runConfigFile(t, data, "stale_after: 1000000h\nwatch:\n  - domain: site28.example\n")
 	code, stdout, _ = run(t, "", "run", "--config", ok, "--quiet")
-	if code != statusOK || !strings.HasPrefix(stdout, "CTLIMITS OK") {
+	if code != nightly.OK || !strings.HasPrefix(stdout, "CTLIMITS OK") {
 		t.Fatalf("third run: exit %d\n%s", code, stdout)
 	}
 	// A watched domain under its threshold: WARN.
 	warn := runConfigFile(t, data, "stale_after: 1000000h\nwatch:\n  - domain: site28.example\n    warn_tokens: 60\n")
-	if code, stdout, _ = run(t, "", "run", "--config", warn, "--quiet"); code != statusWarn {
+	if code, stdout, _ = run(t, "", "run", "--config", warn, "--quiet"); code != nightly.Warn {
 		t.Fatalf("fourth run: exit %d\n%s", code, stdout)
 	}
 }
 
-func mustGlobOne(t *testing.T, pattern string) string {
+// newestReport is file in the newest run's reports directory.
+func newestReport(t *testing.T, data, file string) string {
 	t.Helper()
-	m, _ := filepath.Glob(pattern)
-	if len(m) != 1 {
-		t.Fatalf("%s: %v", pattern, m)
+	m, _ := filepath.Glob(filepath.Join(data, "reports", "*", file))
+	if len(m) == 0 {
+		t.Fatalf("no DATA/reports/<time>/%s", file)
 	}
-	return filepath.Base(m[0])
+	sort.Strings(m)
+	return m[len(m)-1]
 }
 
 func TestRunRefusesToOverlap(t *testing.T) {
@@ -101,7 +105,7 @@ func TestRunRefusesToOverlap(t *testing.T) {
 	}
 	defer unlock()
 	code, stdout, _ := run(t, "", "run", "--config", runConfigFile(t, data, ""), "--quiet")
-	if code != statusUnknown || !strings.Contains(stdout, "another ctlimits run is working on") {
+	if code != nightly.Unknown || !strings.Contains(stdout, "another ctlimits run is working on") {
 		t.Fatalf("exit %d\n%s", code, stdout)
 	}
 }
@@ -112,17 +116,17 @@ func TestRunBadConfigIsUnknown(t *testing.T) {
 		{"logs: [x]\n", "no data directory"},
 		{"data: /tmp/x\n", "no logs to follow"},
 		{"data: /tmp/x\nlogs: [x]\nwatch:\n  - domain: www.example.com\n", "www.example.com is not a registered domain"},
-		{"data: /tmp/x\nlogs: [x]\nstale_after: soon\n", `stale_after "soon"`},
+		{"data: /tmp/x\nlogs: [x]\nstale_after: soon\n", `line 3: "soon" is not a positive duration`},
 		{"data: /tmp/x\nlogs: [x]\nwatchers: []\n", "field watchers not found"},
 	} {
 		path := filepath.Join(dir, "bad.yml")
 		os.WriteFile(path, []byte(c.yaml), 0o644)
 		code, stdout, _ := run(t, "", "run", "--config", path)
-		if code != statusUnknown || !strings.Contains(stdout, c.want) {
+		if code != nightly.Unknown || !strings.Contains(stdout, c.want) {
 			t.Errorf("%q: exit %d %q, want %q", c.yaml, code, stdout, c.want)
 		}
 	}
-	if code, _, _ := run(t, "", "run", "--config", filepath.Join(dir, "missing.yml")); code != statusUnknown {
+	if code, _, _ := run(t, "", "run", "--config", filepath.Join(dir, "missing.yml")); code != nightly.Unknown {
 		t.Fatalf("missing config: exit %d", code)
 	}
 }

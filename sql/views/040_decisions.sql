@@ -8,7 +8,7 @@
 CREATE OR REPLACE VIEW decisions AS
 {{- if .HasDecisions}}
 SELECT *, decision = 'limited' AS over_model
-FROM read_parquet({{quote .DecisionsGlob}}, hive_partitioning = false, union_by_name = true)
+FROM read_parquet({{list .DecisionFiles}}, hive_partitioning = false, union_by_name = true)
 {{- else}}
 SELECT CAST(NULL AS BIGINT) AS "order", CAST(NULL AS TIMESTAMP WITH TIME ZONE) AS issued_at,
        CAST(NULL AS VARCHAR) AS decision, CAST(NULL AS VARCHAR[]) AS limited_by,

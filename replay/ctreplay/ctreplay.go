@@ -1,0 +1,379 @@
+// Package ctreplay replays the certificates ingested into a DATA directory
+// through the rate-limit model: DuckDB deduplicates log entries into
+// certificates (sql), orderio turns them into orders and decisions, replay
+// decides, and the decisions go to a new decisions generation in DATA
+// (sql/datadir), made current in one step.
+//
+// Run is the whole engine; cmd/ctlimits only turns flags into a Config.
+package ctreplay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ctlimits/ctlimits/replay"
+	"github.com/ctlimits/ctlimits/replay/orderio"
+	"github.com/ctlimits/ctlimits/sql"
+	"github.com/ctlimits/ctlimits/sql/datadir"
+)
+
+// WarmUp is how far before Config.Since orders are replayed without being
+// reported: the renewal lookback, which also covers any bucket's refill.
+const WarmUp = 120 * 24 * time.Hour
+
+// Config is one replay of the CT history in a DATA directory.
+type Config struct {
+	// Data is the DATA directory. Required.
+	Data string
+	// Streams to replay (Streams builds them). Required.
+	Streams []Stream
+	// Since, if set, is the first order whose decision is written; the
+	// WarmUp before it is replayed to fill the buckets. Optional.
+	Since time.Time
+	// Until, if set, ends the replay (exclusive). Optional.
+	Until time.Time
+	// Domains, if set, restricts the replay to the connected components
+	// of these registered domains (exact: nothing outside a component can
+	// change a decision inside it). Optional.
+	Domains []string
+	// Workers replay independent components in parallel into DATA; the
+	// decisions are the same for any number. Default GOMAXPROCS.
+	Workers int
+	// Out, if set, receives the decisions of the single stream as one
+	// time-ordered stream in Format, instead of DATA: a file written
+	// atomically, or "-" for Stdout.
+	Out, Format string
+	Stdout      io.Writer
+	// Log receives progress lines and skipped-certificate notes; nil is
+	// quiet.
+	Log io.Writer
+	// Now names the decisions generation. Default time.Now().
+	Now time.Time
+}
+
+// StreamResult is what one stream did.
+type StreamResult struct {
+	Stream
+	Counts orderio.Counts
+	// OverModel counts the certificates the model would have limited:
+	// every limited decision of CT history was in fact issued.
+	OverModel int64
+	// Skipped counts certificates whose names the model rejects.
+	Skipped int64
+	// Dest is where the decisions went.
+	Dest string
+	// replayers hold the final state: one per worker, each registered
+	// domain's state in exactly one of them.
+	replayers []*replay.Replayer
+}
+
+// Level is a registered domain's CertificatesPerDomain level at instant
+// at (Unix ns) after the stream's last order: tokens left, the burst, and
+// when the bucket is full again.
+func (r *StreamResult) Level(domain string, at int64) (remaining, burst, fullAt int64) {
+	remaining = math.MaxInt64
+	for _, rep := range r.replayers {
+		// The other workers never saw the domain and report it full, so
+		// the lowest level is the domain's own.
+		if t, b, f := rep.Level(domain, at); t < remaining {
+			remaining, burst, fullAt = t, b, f
+		}
+	}
+	if remaining == math.MaxInt64 {
+		l := r.Policy.Limits[replay.CertificatesPerDomain]
+		return l.Burst, l.Burst, at
+	}
+	return remaining, burst, fullAt
+}
+
+// Result is what a replay did, stream by stream; streams with no orders
+// are left out.
+type Result struct {
+	Streams []StreamResult
+	// Generation is the decisions directory made current ("" with Out).
+	Generation string
+}
+
+// ErrNoCertificates means DATA holds no certificates at all.
+var ErrNoCertificates = errors.New("no certificates")
+
+var errNoOrders = errors.New("no orders")
+
+// Run replays cfg.Streams. Into DATA it holds the decisions lock, writes
+// every stream into one new generation and makes it current only when all
+// succeeded: a failed or killed replay leaves the previous decisions as
+// they were. If no stream has an order, nothing is written.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Now.IsZero() {
+		cfg.Now = time.Now()
+	}
+	if cfg.Out != "" && len(cfg.Streams) > 1 {
+		return nil, fmt.Errorf("an output file holds one replay, but %d streams were asked for (production and staging are replayed apart)", len(cfg.Streams))
+	}
+	dd, err := datadir.Open(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if !db.Params.HasEntries {
+		return nil, fmt.Errorf("%w in %s: run 'ctlimits ingest --data %s --log LOG' first", ErrNoCertificates, cfg.Data, cfg.Data)
+	}
+	e := &engine{cfg: cfg, db: db}
+	res := &Result{}
+	if cfg.Out == "" {
+		unlock, err := dd.Lock(datadir.DecisionsLock)
+		if err != nil {
+			if errors.Is(err, datadir.ErrLocked) {
+				return nil, fmt.Errorf("another ctlimits replay is writing decisions in %s: %w", cfg.Data, err)
+			}
+			return nil, err
+		}
+		defer unlock()
+		if n, err := dd.SweepDecisions(); err != nil {
+			return nil, err
+		} else if n > 0 {
+			e.logf("removed %d unfinished decisions generation(s) a killed replay left", n)
+		}
+		if e.gen, err = dd.NewGeneration(cfg.Now); err != nil {
+			return nil, err
+		}
+		defer e.gen.Abort()
+	}
+	for _, st := range cfg.Streams {
+		sr, err := e.replayStream(ctx, st)
+		if errors.Is(err, errNoOrders) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		res.Streams = append(res.Streams, sr)
+		e.logf("%s under %s: %s; %d over the model (issued although the model would have limited them); %d skipped -> %s",
+			st.Label, st.Policy.Name, sr.Counts, sr.OverModel, sr.Skipped, sr.Dest)
+	}
+	if e.gen != nil && len(res.Streams) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := e.gen.Commit(); err != nil {
+			return nil, err
+		}
+		res.Generation = e.gen.FinalDir(e.gen.Root())
+	}
+	return res, nil
+}
+
+type engine struct {
+	cfg Config
+	db  *sql.DB
+	gen *datadir.Generation
+}
+
+func (e *engine) logf(format string, args ...any) {
+	if e.cfg.Log != nil {
+		fmt.Fprintf(e.cfg.Log, "ctlimits replay: "+format+"\n", args...)
+	}
+}
+
+func (e *engine) replayStream(ctx context.Context, st Stream) (StreamResult, error) {
+	res := StreamResult{Stream: st}
+	where := []string{"(" + st.Where + ")"}
+	args := slices.Clone(st.Args)
+	if !e.cfg.Since.IsZero() {
+		where = append(where, "issued_at >= ?")
+		args = append(args, e.cfg.Since.Add(-WarmUp))
+	}
+	if !e.cfg.Until.IsZero() {
+		where = append(where, "issued_at < ?")
+		args = append(args, e.cfg.Until)
+	}
+	// DuckDB deduplicates entries into certificates; Go sorts them (see
+	// orderio.CertTable for why not ORDER BY).
+	start := time.Now()
+	rows, err := e.db.DB().QueryContext(ctx, orderio.CertTableQuery+" WHERE "+strings.Join(where, " AND "), args...)
+	if err != nil {
+		return res, fmt.Errorf("couldn't read certificates from %s: %w", e.cfg.Data, err)
+	}
+	deduped := time.Now()
+	tbl, err := orderio.LoadCertTable(ctx, e.cfg.Data+" certificates", rows)
+	if err != nil {
+		return res, err
+	}
+	loaded := time.Now()
+	tbl.Sort()
+	round := func(d time.Duration) time.Duration { return d.Round(100 * time.Millisecond) }
+	e.logf("%s: %d certificates deduplicated by DuckDB in %s, read in %s, sorted in %s", st.Label, tbl.Len(),
+		round(deduped.Sub(start)), round(loaded.Sub(deduped)), round(time.Since(loaded)))
+	in := tbl.Reader()
+	if len(e.cfg.Domains) > 0 {
+		if in, err = componentsOf(ctx, in, e.cfg.Domains); err != nil {
+			return res, err
+		}
+	}
+	skip := func(rec *orderio.Record, err error) {
+		if res.Skipped++; res.Skipped <= 3 {
+			e.logf("skipping certificate %s serial %s: %v", rec.Cert.Issuer, rec.Cert.Serial, err)
+		}
+	}
+	since := int64(math.MinInt64)
+	if !e.cfg.Since.IsZero() {
+		since = e.cfg.Since.UnixNano()
+	}
+	if e.gen != nil {
+		return e.replayParts(ctx, st, tbl, in, since, skip, res)
+	}
+	res.Dest = e.cfg.Out
+	write := func(w io.Writer) (err error) {
+		res.Counts, err = replayInto(ctx, w, e.cfg.Format, in, st, since, orderio.Options{Skip: skip,
+			Done: func(r *replay.Replayer) { res.replayers = []*replay.Replayer{r} }})
+		res.OverModel = res.Counts.Limited
+		return err
+	}
+	if e.cfg.Out == "-" {
+		res.Dest = "stdout"
+		err = write(e.cfg.Stdout)
+	} else {
+		err = datadir.Write(e.cfg.Out, write)
+	}
+	return res, err
+}
+
+// replayInto replays in's orders under st's policy and writes the
+// decisions of those issued from since on to w, in format; it returns
+// their counts.
+func replayInto(ctx context.Context, w io.Writer, format string, in orderio.Reader, st Stream, since int64, opt orderio.Options) (orderio.Counts, error) {
+	out, err := orderio.NewWriterWith(format, w, orderio.WriterOptions{CT: true, Policy: st.Policy.Name})
+	if err != nil {
+		return orderio.Counts{}, err
+	}
+	filtered := &sinceWriter{Writer: out, since: since}
+	if _, err := orderio.Stream(ctx, in, st.Policy, filtered, opt); err != nil {
+		return orderio.Counts{}, err
+	}
+	return filtered.counts, out.Close()
+}
+
+// replayParts replays in's orders into the generation's policy directory
+// as one part file per worker. Workers replay whole connected components
+// (orderio.CertTable.Partition), so the decisions are those of one serial
+// replay.
+func (e *engine) replayParts(ctx context.Context, st Stream, tbl *orderio.CertTable, in orderio.Reader, since int64,
+	skip func(*orderio.Record, error), res StreamResult) (StreamResult, error) {
+	parts := []orderio.Reader{in}
+	if len(e.cfg.Domains) == 0 { // --domain selections are small: one worker
+		start := time.Now()
+		var err error
+		var ps orderio.PartitionStats
+		if parts, ps, err = tbl.Partition(ctx, e.cfg.Workers, skip); err != nil {
+			return res, err
+		}
+		skip = nil // Partition passed them on
+		e.logf("%s: %d connected components of registered domains (the largest %d orders) on %d workers %v, in %s",
+			st.Label, ps.Components, ps.Largest, len(parts), ps.PerWorker, time.Since(start).Round(100*time.Millisecond))
+	}
+	replayStart := time.Now()
+	dir, err := e.gen.PolicyDir(st.Policy.Name)
+	if err != nil {
+		return res, err
+	}
+	res.Dest = e.gen.FinalDir(dir)
+	g, gctx := errgroup.WithContext(ctx)
+	counts := make([]orderio.Counts, len(parts))
+	res.replayers = make([]*replay.Replayer, len(parts))
+	for w, part := range parts {
+		g.Go(func() error {
+			path := filepath.Join(dir, fmt.Sprintf("%s-part-%05d.parquet", datadir.SafeName(st.Slug), w))
+			return datadir.Write(path, func(f io.Writer) (err error) {
+				opt := orderio.Options{Workers: 1, Skip: skip, PositionFromLine: true,
+					Done: func(r *replay.Replayer) { res.replayers[w] = r }}
+				counts[w], err = replayInto(gctx, f, "parquet", part, st, since, opt)
+				return err
+			})
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return res, err
+	}
+	for w := range parts {
+		res.Counts.Merge(counts[w])
+	}
+	res.OverModel = res.Counts.Limited
+	if res.Counts.Orders == 0 {
+		return res, errNoOrders
+	}
+	e.logf("%s: replayed and written in %s", st.Label, time.Since(replayStart).Round(100*time.Millisecond))
+	return res, nil
+}
+
+// sinceWriter drops the warm-up orders before Since and counts the rest.
+type sinceWriter struct {
+	orderio.Writer
+	since  int64
+	counts orderio.Counts
+}
+
+func (s *sinceWriter) Write(r *orderio.Row) error {
+	if r.Result.IssuedAt < s.since {
+		return nil
+	}
+	s.counts.Add(r.Result)
+	return s.Writer.Write(r)
+}
+
+// componentsOf keeps the orders connected to the given registered
+// domains: their whole connected components, so the replay stays exact.
+func componentsOf(ctx context.Context, in orderio.Reader, domains []string) (orderio.Reader, error) {
+	recs, err := orderio.ReadAll(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	// Orders the model rejects are left out here, as the replay skips
+	// them; the rest join components in the order Components.Add sees
+	// them.
+	var namer replay.Namer
+	var comps replay.Components
+	var kept []orderio.Record
+	var hits []int
+	for i := range recs {
+		p, err := namer.Prepare(&recs[i].Order)
+		if err != nil {
+			continue
+		}
+		comps.Add(&p)
+		if slices.ContainsFunc(p.Domains, func(d string) bool { return slices.Contains(domains, d) }) {
+			hits = append(hits, len(kept))
+		}
+		kept = append(kept, recs[i])
+	}
+	wanted := map[int32]bool{}
+	for _, i := range hits {
+		wanted[comps.Of(i)] = true
+	}
+	var out []orderio.Record
+	for i := range kept {
+		if wanted[comps.Of(i)] {
+			out = append(out, kept[i])
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no certificates for %s in %s", strings.Join(domains, ", "), in.Name())
+	}
+	return orderio.NewSliceReader(in.Name(), out), nil
+}

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package datadir
+
+func isNoSpace(error) bool { return false }
