@@ -1,14 +1,14 @@
 package main
 
 import (
-	"github.com/ctlimits/ctlimits/sql/datadir"
-
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/ctlimits/ctlimits/sql"
+	"github.com/ctlimits/ctlimits/sql/datadir"
 )
 
 // ingestSample ingests the bundled sample log into a fresh DATA directory.
@@ -154,4 +154,56 @@ func decisionFiles(t *testing.T, data string) []string {
 		t.Fatal(err)
 	}
 	return files
+}
+
+// With --policy named, staging is replayed under the same policy as
+// production, still apart: both streams' decisions must survive, in one
+// generation. (Each stream used to replace the policy's whole directory,
+// so staging's pass deleted production's decisions.)
+func TestReplayDataStagingUnderTheSamePolicyKeepsProduction(t *testing.T) {
+	data := t.TempDir()
+	if code, _, stderr := run(t, "", "demo", "--data", data, "--log-dir", "../../testdata/demolog"); code != exitOK {
+		t.Fatalf("demo: exit %d: %s", code, stderr)
+	}
+	for _, args := range [][]string{
+		{"replay", "--data", data, "--issuers", "all", "--policy", "letsencrypt"},
+		{"replay", "--data", data, "--issuers", "all", "--limits", "../../replay/testdata/working_defaults.yml"},
+	} {
+		if code, _, stderr := run(t, "", args...); code != exitOK {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		prod := queryInt(t, data, `SELECT count(*) FROM decisions WHERE issuer_group <> 'letsencrypt-staging'`)
+		staging := queryInt(t, data, `SELECT count(*) FROM decisions WHERE issuer_group = 'letsencrypt-staging'`)
+		if prod != 433 || staging != 40 {
+			t.Fatalf("%v: %d production and other, %d staging decisions; want 433 and 40", args, prod, staging)
+		}
+		if n := queryInt(t, data, `SELECT count(DISTINCT policy) FROM decisions`); n != 1 {
+			t.Fatalf("%v: %d policies in the decisions, want 1", args, n)
+		}
+	}
+}
+
+// A killed replay leaves a hidden generation behind; the next replay
+// removes it, and the decisions of the last good replay stay readable
+// meanwhile.
+func TestReplayDataSweepsWhatAKilledReplayLeft(t *testing.T) {
+	data := ingestSample(t)
+	if code, _, stderr := run(t, "", "replay", "--data", data, "--issuers", "other"); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	left := filepath.Join(data, "decisions", ".gen-20260101T000000.000000000Z.tmp")
+	if err := os.MkdirAll(filepath.Join(left, "policy=letsencrypt"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(left, "policy=letsencrypt", "production-part-00000.parquet"), []byte("half"), 0o644)
+	if n := queryInt(t, data, `SELECT count(*) FROM decisions`); n != 1000 {
+		t.Fatalf("%d decisions readable with a leftover generation, want 1000", n)
+	}
+	code, _, stderr := run(t, "", "replay", "--data", data, "--issuers", "other")
+	if code != exitOK || !strings.Contains(stderr, "removed 1 unfinished decisions generation") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(left); !os.IsNotExist(err) {
+		t.Fatalf("the leftover generation is still there: %v", err)
+	}
 }

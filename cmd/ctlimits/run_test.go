@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -128,5 +129,94 @@ func TestRunBadConfigIsUnknown(t *testing.T) {
 	}
 	if code, _, _ := run(t, "", "run", "--config", filepath.Join(dir, "missing.yml")); code != nightly.Unknown {
 		t.Fatalf("missing config: exit %d", code)
+	}
+}
+
+// A watched domain without certificates must not hide the others: the run
+// is judged as usual (here OK), says so in a note, writes every report,
+// and the metrics keep every per-domain and per-log series. The record,
+// the status line and the exit code say the same status.
+func TestRunWatchedDomainWithoutCertificates(t *testing.T) {
+	data := t.TempDir()
+	metrics := filepath.Join(t.TempDir(), "ctlimits.prom")
+	cfg := runConfigFile(t, data, "stale_after: 1000000h\nwatch:\n  - domain: site28.example\n  - domain: nothing-issued.example\n")
+	code, stdout, _ := run(t, "", "run", "--config", cfg, "--metrics", metrics, "--quiet")
+	if code != nightly.OK || !strings.HasPrefix(stdout, "CTLIMITS OK") {
+		t.Fatalf("exit %d\n%s", code, stdout)
+	}
+	var rec nightly.Record
+	b, err := os.ReadFile(newestReport(t, data, "run.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Status != "OK" || rec.ExitCode != code || len(rec.Notes) != 1 || !strings.Contains(rec.Notes[0], "nothing-issued.example has no certificates") {
+		t.Fatalf("record: status %s exit %d notes %q", rec.Status, rec.ExitCode, rec.Notes)
+	}
+	for _, f := range []string{"report.json", "report.md", "report.html", "diff.md"} {
+		newestReport(t, data, f)
+	}
+	prom, _ := os.ReadFile(metrics)
+	for _, want := range []string{"ctlimits_run_status 0\n", `ctlimits_domain_tokens{domain="nothing-issued.example"} 50`,
+		`ctlimits_domain_tokens{domain="site28.example"}`, `ctlimits_log_ok{log="file://`, `ctlimits_orders{decision="new"`} {
+		if !strings.Contains(string(prom), want) {
+			t.Errorf("metrics lack %q:\n%s", want, prom)
+		}
+	}
+	if st, _ := os.Stat(metrics); st.Mode().Perm()&0o044 == 0 {
+		t.Errorf("metrics file mode %v: node_exporter (another user) cannot read it", st.Mode().Perm())
+	}
+}
+
+// A log that fails (here: the wrong key, so its checkpoint does not
+// verify) shows its reason in the status line and the record, and as
+// ctlimits_log_ok 0.
+func TestRunFailingLogIsReportedEverywhere(t *testing.T) {
+	data := t.TempDir()
+	metrics := filepath.Join(t.TempDir(), "ctlimits.prom")
+	cfg := runConfigFile(t, data, "stale_after: 1000000h\n")
+	b, _ := os.ReadFile(cfg)
+	// Another valid key: the demo log's.
+	demo, _ := os.ReadFile("../../testdata/demolog/log.json")
+	var kf struct {
+		PublicKey []byte `json:"public_key"`
+	}
+	json.Unmarshal(demo, &kf)
+	bad := regexpKey.ReplaceAllString(string(b), "key: "+base64.StdEncoding.EncodeToString(kf.PublicKey))
+	os.WriteFile(cfg, []byte(bad), 0o644)
+	code, stdout, _ := run(t, "", "run", "--config", cfg, "--metrics", metrics, "--quiet")
+	if code != nightly.Unknown || !strings.Contains(stdout, "CTLIMITS UNKNOWN: log file://") {
+		t.Fatalf("exit %d\n%s", code, stdout)
+	}
+	rb, _ := os.ReadFile(newestReport(t, data, "run.json"))
+	var rec nightly.Record
+	json.Unmarshal(rb, &rec)
+	if len(rec.Logs) != 1 || rec.Logs[0].Error == "" || rec.Status != "UNKNOWN" || !strings.Contains(strings.Join(rec.Reasons, ";"), rec.Logs[0].Error) {
+		t.Fatalf("record: %+v", rec)
+	}
+	prom, _ := os.ReadFile(metrics)
+	if !regexp.MustCompile(`ctlimits_log_ok\{log="file://[^"]*"\} 0\n`).Match(prom) {
+		t.Fatalf("metrics lack ctlimits_log_ok 0:\n%s", prom)
+	}
+}
+
+var regexpKey = regexp.MustCompile(`key: \S+`)
+
+// Two runs a second apart (or less) keep two records: each run's files are
+// in a directory named by its time to the nanosecond.
+func TestRunRecordsAreNamedByTime(t *testing.T) {
+	data := t.TempDir()
+	cfg := runConfigFile(t, data, "stale_after: 1000000h\n")
+	for range 2 {
+		run(t, "", "run", "--config", cfg, "--quiet")
+	}
+	m, _ := filepath.Glob(filepath.Join(data, "reports", "*", "run.json"))
+	if len(m) != 2 {
+		t.Fatalf("%d run records, want 2: %v", len(m), m)
+	}
+	if left, _ := filepath.Glob(filepath.Join(data, "reports", ".*")); len(left) != 0 {
+		t.Fatalf("temporary files left: %v", left)
 	}
 }

@@ -40,9 +40,6 @@ type Config struct {
 	// UNKNOWN, so a hung log never keeps a cron job running into the next
 	// night. Optional; default 6h.
 	Deadline Duration `yaml:"deadline"`
-	// MaxWait caps any single wait a log asks for (Retry-After). Optional;
-	// default ingest's.
-	MaxWait Duration `yaml:"max_wait"`
 	// Watch lists the domains whose headroom decides the exit status.
 	// Optional.
 	Watch []Watch `yaml:"watch"`
