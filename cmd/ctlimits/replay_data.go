@@ -22,7 +22,10 @@ func addCTReplayFlags(fs *pflag.FlagSet) {
 	fs.StringSlice("domain", nil, "replay only the orders connected to these registered domains (repeatable)")
 	fs.String("since", "", "first order to report (RFC 3339 or YYYY-MM-DD); earlier orders warm the buckets up")
 	fs.String("until", "", "last instant to replay (RFC 3339 or YYYY-MM-DD, exclusive)")
-	fs.Int("workers", runtime.GOMAXPROCS(0), "replay independent domains on this many goroutines (into DATA; the decisions are the same for any number)")
+	fs.Int("workers", runtime.GOMAXPROCS(0), "goroutines preparing orders, and with --in-memory replaying independent domains (the decisions are the same for any number)")
+	fs.Bool("in-memory", false, "load the whole history into memory and replay independent domains in parallel (faster on a day of data; memory grows with history)")
+	fs.Duration("slice", 6*time.Hour, "read history in NotBefore slices this long (memory follows the certificates of --slice + --nb-skew)")
+	fs.Duration("nb-skew", 24*time.Hour, "how long before its NotBefore a certificate may be logged (a certificate logged earlier is an error that names it)")
 }
 
 func parseWhen(flag, s string) (time.Time, error) {
@@ -80,6 +83,12 @@ func runReplayData(ctx context.Context, env *cmdEnv, data string) error {
 	}
 	if cfg.Out != "" && len(cfg.Streams) > 1 {
 		return usagef("--out holds one replay, but --issuers %s makes %d (production and staging are replayed apart); write into DATA instead", issuers, len(cfg.Streams))
+	}
+	cfg.InMemory, _ = fs.GetBool("in-memory")
+	cfg.Chunks.Span, _ = fs.GetDuration("slice")
+	cfg.Chunks.Skew, _ = fs.GetDuration("nb-skew")
+	if cfg.Chunks.Span <= 0 || cfg.Chunks.Skew <= 0 {
+		return usagef("--slice and --nb-skew must be positive durations")
 	}
 	res, err := ctreplay.Run(ctx, cfg)
 	if errors.Is(err, ctreplay.ErrNoCertificates) {

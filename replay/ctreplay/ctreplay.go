@@ -59,6 +59,14 @@ type Config struct {
 	Log io.Writer
 	// Now names the decisions generation. Default time.Now().
 	Now time.Time
+	// InMemory loads the stream's whole history into one table and
+	// replays its connected components on Workers goroutines. Without
+	// it, history is read a NotBefore slice at a time (Chunks) and
+	// replayed by one Replayer, in memory bounded by the live state and
+	// the slices. The decisions are the same.
+	InMemory bool
+	// Chunks shape the slices. Optional.
+	Chunks ChunkOptions
 }
 
 // StreamResult is what one stream did.
@@ -203,6 +211,9 @@ func (e *engine) replayStream(ctx context.Context, st Stream) (StreamResult, err
 	if !e.cfg.Until.IsZero() {
 		where = append(where, "issued_at < ?")
 		args = append(args, e.cfg.Until)
+	}
+	if !e.cfg.InMemory && len(e.cfg.Domains) == 0 {
+		return e.replayChunked(ctx, st, strings.Join(where, " AND "), args)
 	}
 	// DuckDB deduplicates entries into certificates; Go sorts them (see
 	// orderio.CertTable for why not ORDER BY).
@@ -376,4 +387,81 @@ func componentsOf(ctx context.Context, in orderio.Reader, domains []string) (ord
 		return nil, fmt.Errorf("no certificates for %s in %s", strings.Join(domains, ", "), in.Name())
 	}
 	return orderio.NewSliceReader(in.Name(), out), nil
+}
+
+// replayChunked replays the stream's history a NotBefore slice at a time
+// on one Replayer (chunks.go), into one file per day of the generation
+// or into Out.
+func (e *engine) replayChunked(ctx context.Context, st Stream, where string, args []any) (StreamResult, error) {
+	res := StreamResult{Stream: st}
+	start := time.Now()
+	in, err := newChunkReader(ctx, e.db, e.cfg.Data+" certificates", where, args, e.cfg.Chunks)
+	if err != nil || in == nil {
+		if err == nil {
+			err = errNoOrders
+		}
+		return res, err
+	}
+	opt := orderio.Options{Workers: e.cfg.Workers,
+		Skip: func(rec *orderio.Record, err error) {
+			if res.Skipped++; res.Skipped <= 3 {
+				e.logf("skipping certificate %s serial %s: %v", rec.Cert.Issuer, rec.Cert.Serial, err)
+			}
+		},
+		Done: func(r *replay.Replayer) { res.replayers = []*replay.Replayer{r} }}
+	since := int64(math.MinInt64)
+	if !e.cfg.Since.IsZero() {
+		since = e.cfg.Since.UnixNano()
+	}
+	var out orderio.Writer
+	var finish func() error
+	switch {
+	case e.gen != nil:
+		dir, err := e.gen.PolicyDir(st.Policy.Name)
+		if err != nil {
+			return res, err
+		}
+		res.Dest = e.gen.FinalDir(dir)
+		dw := &dayWriter{dir: dir, slug: st.Slug, policy: st.Policy.Name}
+		defer dw.Abort()
+		out, finish = dw, dw.Close
+	case e.cfg.Out == "-":
+		res.Dest = "stdout"
+		w, err := orderio.NewWriterWith(e.cfg.Format, e.cfg.Stdout, orderio.WriterOptions{CT: true, Policy: st.Policy.Name})
+		if err != nil {
+			return res, err
+		}
+		out, finish = w, w.Close
+	default:
+		res.Dest = e.cfg.Out
+		f, err := datadir.NewFile(e.cfg.Out)
+		if err != nil {
+			return res, err
+		}
+		defer f.Abort()
+		w, err := orderio.NewWriterWith(e.cfg.Format, f, orderio.WriterOptions{CT: true, Policy: st.Policy.Name})
+		if err != nil {
+			return res, err
+		}
+		out, finish = w, func() error {
+			if err := w.Close(); err != nil {
+				return err
+			}
+			return f.Commit()
+		}
+	}
+	filtered := &sinceWriter{Writer: out, since: since}
+	if _, err := orderio.Stream(ctx, in, st.Policy, filtered, opt); err != nil {
+		return res, err
+	}
+	if err := finish(); err != nil {
+		return res, err
+	}
+	res.Counts, res.OverModel = filtered.counts, filtered.counts.Limited
+	if res.Counts.Orders == 0 {
+		return res, errNoOrders
+	}
+	e.logf("%s: %d certificates in %d NotBefore slices of %s (at most %d held at once), read by DuckDB in %s, replayed and written in %s",
+		st.Label, in.emitted, in.Chunks, in.opt.Span, in.MaxBuf, in.ReadTime.Round(100*time.Millisecond), (time.Since(start) - in.ReadTime).Round(100*time.Millisecond))
+	return res, nil
 }

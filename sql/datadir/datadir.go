@@ -139,23 +139,15 @@ func WriteFile(path string, data []byte) error {
 // succeeds, puts the file in place durably. On any error nothing at path
 // changes and the temporary file is removed. Errors name path.
 func Write(path string, write func(io.Writer) error) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
-		return fmt.Errorf("couldn't create %s: %w", filepath.Dir(path), err)
-	}
-	// renameio's temporary file is ".<name><random>" beside path, which
-	// SweepTemp recognizes.
-	f, err := renameio.NewPendingFile(path, renameio.WithPermissions(0o666), renameio.WithTempDir(filepath.Dir(path)))
+	f, err := NewFile(path)
 	if err != nil {
-		return fmt.Errorf("couldn't create %s: %w", path, explain(err))
+		return err
 	}
-	defer f.Cleanup()
+	defer f.Abort()
 	if err := write(f); err != nil {
 		return err
 	}
-	if err := f.CloseAtomicallyReplace(); err != nil {
-		return fmt.Errorf("couldn't write %s: %w", path, explain(err))
-	}
-	return SyncDir(filepath.Dir(path))
+	return f.Commit()
 }
 
 // SyncDir fsyncs a directory, so a rename inside it survives a crash.
@@ -214,4 +206,41 @@ func SweepTemp(dir string) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// File is a file being written durably: it appears at its path, whole,
+// on Commit, and never if Abort comes first.
+type File struct {
+	*renameio.PendingFile
+	path string
+	done bool
+}
+
+// NewFile starts writing path (its directory is created).
+func NewFile(path string) (*File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
+		return nil, fmt.Errorf("couldn't create %s: %w", filepath.Dir(path), explain(err))
+	}
+	f, err := renameio.NewPendingFile(path, renameio.WithPermissions(0o666), renameio.WithTempDir(filepath.Dir(path)))
+	if err != nil {
+		return nil, fmt.Errorf("couldn't create %s: %w", path, explain(err))
+	}
+	return &File{PendingFile: f, path: path}, nil
+}
+
+// Commit puts the file in place.
+func (f *File) Commit() error {
+	f.done = true
+	if err := f.CloseAtomicallyReplace(); err != nil {
+		return fmt.Errorf("couldn't write %s: %w", f.path, explain(err))
+	}
+	return SyncDir(filepath.Dir(f.path))
+}
+
+// Abort removes the unfinished file; after Commit it does nothing.
+func (f *File) Abort() {
+	if !f.done {
+		f.done = true
+		f.Cleanup()
+	}
 }
