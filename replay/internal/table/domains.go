@@ -254,3 +254,19 @@ func (t *Domains) Sorted(keep func(tat int64) bool, fn func(d []byte, tat int64)
 	}
 	return nil
 }
+
+// Count returns how many domains' TATs keep accepts.
+func (t *Domains) Count(keep func(tat int64) bool) int {
+	n := 0
+	for _, tat := range t.long {
+		if keep(tat) {
+			n++
+		}
+	}
+	for i := range t.slots {
+		if s := &t.slots[i]; s.n != 0 && keep(s.tat) {
+			n++
+		}
+	}
+	return n
+}

@@ -344,3 +344,19 @@ func (m tableMem) release() {
 	}
 	unmapSlots(m.mapped)
 }
+
+// Count returns how many sets keep accepts.
+func (t *Sets) Count(keep func(*SetState) bool) int {
+	n := 0
+	for _, s := range t.rare {
+		if keep(&s) {
+			n++
+		}
+	}
+	for i := range t.slots {
+		if s := &t.slots[i]; s.Key[0] != 0 && keep(&s.SetState) {
+			n++
+		}
+	}
+	return n
+}
