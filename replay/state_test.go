@@ -460,3 +460,53 @@ func FuzzReadState(f *testing.F) {
 		}
 	})
 }
+
+// TestResumeKeepsASetBucketWhoseNotBeforeIsOld: a set whose last
+// NotBefore is outside the renewal window no longer renews, but its
+// CertificatesPerFQDNSet bucket may still be short: it must be kept.
+func TestResumeKeepsASetBucketWhoseNotBeforeIsOld(t *testing.T) {
+	t.Parallel()
+	p := mustPolicy(t, "letsencrypt", func(p *replay.Policy) {
+		p.Limits[replay.CertificatesPerFQDNSet] = mustLimit(t, 1, 1, 7*24*time.Hour)
+	})
+	var namer replay.Namer
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	first, _ := namer.Prepare(&replay.Order{IssuedAt: at, NotBefore: at.Add(-200 * 24 * time.Hour), Names: []string{"old.example.com"}})
+	again, _ := namer.Prepare(&replay.Order{IssuedAt: at.Add(time.Hour), Names: []string{"old.example.com"}})
+	orders := []replay.Prepared{first, again}
+	want, states := replayAll(t, p, orders, map[int]bool{1: true})
+	if want[1].Kind != replay.Limited {
+		t.Fatalf("the second order is %s, want limited by its exact set", want[1].Kind)
+	}
+	decideRest(t, readState(t, p, states[1]), orders, 1, 2, want, "resumed")
+}
+
+// TestResumeKeepsEverySetUnderAnyEarlierIssuance: under the sliding
+// windows (and before 2025-01-06) a renewal is any earlier issuance, so a
+// set issued long ago must survive a resume.
+func TestResumeKeepsEverySetUnderAnyEarlierIssuance(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"letsencrypt-2019", "letsencrypt"} {
+		p := mustPolicy(t, name)
+		var namer replay.Namer
+		at := time.Date(2024, 1, 2, 9, 0, 0, 0, time.UTC)
+		var orders []replay.Prepared
+		o, _ := namer.Prepare(&replay.Order{IssuedAt: at, Names: []string{"www.old.example.com"}})
+		orders = append(orders, o)
+		// Fill the domain 300 days later, then renew the old set.
+		later := at.Add(300 * 24 * time.Hour)
+		for i := range 50 {
+			o, _ := namer.Prepare(&replay.Order{IssuedAt: later, Names: []string{fmt.Sprintf("h%d.old.example.com", i)}})
+			orders = append(orders, o)
+		}
+		o, _ = namer.Prepare(&replay.Order{IssuedAt: later.Add(time.Minute), Names: []string{"www.old.example.com"}})
+		orders = append(orders, o)
+		want, states := replayAll(t, p, orders, map[int]bool{1: true, 51: true})
+		if want[51].Kind != replay.Renewal {
+			t.Fatalf("%s: the old set's order is %s, want a renewal", name, want[51].Kind)
+		}
+		for _, at := range []int{1, 51} {
+			decideRest(t, readState(t, p, states[at]), orders, at, len(orders), want, fmt.Sprintf("%s, resumed after %d", name, at))
+		}
+	}
+}

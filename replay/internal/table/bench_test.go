@@ -4,7 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"testing"
-	)
+)
 
 // benchSets is the live exact sets at 10M orders of the realistic stream.
 const benchSets = 2_000_000

@@ -1,11 +1,11 @@
 package table
 
 import (
-		"fmt"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
-	)
+)
 
 // SetsModel runs random inserts, updates, lookups and sweeps on a
 // Sets and a Go map side by side and checks they always agree.
@@ -190,4 +190,3 @@ func TestDomainTableMatchesAMap(t *testing.T) {
 		})
 	}
 }
-
