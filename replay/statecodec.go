@@ -94,7 +94,9 @@ type decoder struct {
 	lastHeader byte // the last set entry's header byte (hash)
 }
 
-func newDecoder(r io.Reader) *decoder { return &decoder{r: r, buf: make([]byte, codecBuf)} }
+// newDecoder starts with a small buffer (most states refused are refused
+// in the header) that grows to codecBuf as a large state streams in.
+func newDecoder(r io.Reader) *decoder { return &decoder{r: r, buf: make([]byte, 512)} }
 
 // offset is the stream position of the next byte.
 func (d *decoder) offset() int64 { return d.base + int64(d.pos) }
@@ -111,6 +113,9 @@ func (d *decoder) ensure(k int) bool {
 		return true
 	}
 	d.crc = crc32.Update(d.crc, castagnoli, d.buf[d.crcFrom:d.pos])
+	if len(d.buf) < codecBuf && (k > len(d.buf) || d.end == len(d.buf)) {
+		d.buf = append(d.buf[:d.end], make([]byte, min(codecBuf, 2*max(k, len(d.buf)))-d.end)...)
+	}
 	n := copy(d.buf, d.buf[d.pos:d.end])
 	d.base += int64(d.pos)
 	d.pos, d.end, d.crcFrom = 0, n, 0
