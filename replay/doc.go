@@ -27,7 +27,7 @@
 // issued inside the renewal window, not with history: a bucket whose TAT has
 // passed is indistinguishable from no bucket, and is dropped. The two big
 // tables (exact sets, domain buckets) are mapped outside the Go heap with
-// huge pages on Linux once they pass 4 MB (settable.go), so GOMEMLIMIT and
+// huge pages on Linux once they pass 4 MB (internal/table), so GOMEMLIMIT and
 // runtime.MemStats do not count them; they are unmapped when the Replayer
 // is garbage-collected.
 package replay

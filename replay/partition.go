@@ -3,7 +3,6 @@ package replay
 import (
 	"cmp"
 	"slices"
-	"sync"
 )
 
 // Orders are independent when no bucket, renewal record or ARI
@@ -20,8 +19,11 @@ import (
 //     therefore a node too.
 //
 // So replaying each component alone, in time order, gives every order the
-// same decision as one serial replay. ReplayParallel does exactly that;
-// TestParallelReplayEqualsSerial checks it.
+// same decision as one serial replay. Components and Assign are the one
+// implementation of this split: orderio.CertTable.Partition builds the
+// parts a parallel replay (ctlimits replay --data) decides on one
+// Replayer each; TestAssignedPartsReplayLikeOneReplayer here and orderio's
+// TestPartitionReplaysLikeOneReplayer check it.
 
 // Components assigns orders to connected components with a union-find over
 // domain and account keys.
@@ -83,48 +85,6 @@ func (c *Components) Add(p *Prepared) {
 // Of returns the component of the i-th order added: a small integer,
 // equal for orders that must be replayed together.
 func (c *Components) Of(i int) int32 { return c.find(c.first[i]) }
-
-// ReplayParallel decides orders (in non-decreasing IssuedAt) under p,
-// replaying independent components on up to workers goroutines, and
-// returns one Result per order, equal to what a single Replayer deciding
-// them in sequence returns. Result slices are owned by the caller.
-func ReplayParallel(orders []Prepared, p *Policy, workers int) ([]Result, error) {
-	var comps Components
-	for i := range orders {
-		comps.Add(&orders[i])
-	}
-	a := comps.Assign(workers)
-	assigned, workers := a.Worker, a.Workers
-
-	results := make([]Result, len(orders))
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			r := NewReplayer(p)
-			var res Result
-			for i := range orders {
-				if assigned[i] != int32(w) {
-					continue
-				}
-				if err := r.Decide(&orders[i], &res); err != nil {
-					errs[w] = err
-					return
-				}
-				results[i] = res.Clone()
-			}
-		}(w)
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return results, nil
-}
 
 // Assignment spreads the components of some orders over workers.
 type Assignment struct {

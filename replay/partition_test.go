@@ -2,6 +2,7 @@ package replay_test
 
 import (
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -9,7 +10,10 @@ import (
 	"github.com/ctlimits/ctlimits/replay/synth"
 )
 
-func TestParallelReplayEqualsSerial(t *testing.T) {
+// TestAssignedPartsReplayLikeOneReplayer replays the parts Assign makes
+// on one Replayer each, concurrently, and checks every decision against
+// one Replayer deciding all orders in sequence.
+func TestAssignedPartsReplayLikeOneReplayer(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		spec   string
@@ -32,10 +36,7 @@ func TestParallelReplayEqualsSerial(t *testing.T) {
 		}
 		p, _ := replay.LookupPolicy(c.policy)
 		p.AssumeARI = c.ari
-		serial, err := replay.ReplayParallel(orders, p, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
+		serial := replayParts(t, orders, p, 1)
 		limited := 0
 		for _, r := range serial {
 			if r.Kind == replay.Limited {
@@ -46,10 +47,7 @@ func TestParallelReplayEqualsSerial(t *testing.T) {
 			t.Fatalf("%s: no order limited; the test would prove little", c.spec)
 		}
 		for _, workers := range []int{2, 7} {
-			par, err := replay.ReplayParallel(orders, p, workers)
-			if err != nil {
-				t.Fatal(err)
-			}
+			par := replayParts(t, orders, p, workers)
 			for i := range serial {
 				if !reflect.DeepEqual(serial[i], par[i]) {
 					t.Fatalf("%s, %d workers: order %d differs:\nserial   %+v\nparallel %+v", c.spec, workers, i, serial[i], par[i])
@@ -57,6 +55,46 @@ func TestParallelReplayEqualsSerial(t *testing.T) {
 			}
 		}
 	}
+}
+
+// replayParts splits orders with Components.Assign, as
+// orderio.CertTable.Partition does, and decides each part on its own
+// Replayer, in parallel.
+func replayParts(t *testing.T, orders []replay.Prepared, p *replay.Policy, workers int) []replay.Result {
+	t.Helper()
+	var comps replay.Components
+	for i := range orders {
+		comps.Add(&orders[i])
+	}
+	a := comps.Assign(workers)
+	if workers > 1 && a.Workers != workers {
+		t.Fatalf("%d components on %d workers, want %d", a.Components, a.Workers, workers)
+	}
+	results := make([]replay.Result, len(orders))
+	errs := make([]error, a.Workers)
+	var wg sync.WaitGroup
+	for w := range a.Workers {
+		wg.Go(func() {
+			r := replay.NewReplayer(p)
+			var res replay.Result
+			for i := range orders {
+				if a.Worker[i] != int32(w) {
+					continue
+				}
+				if errs[w] = r.Decide(&orders[i], &res); errs[w] != nil {
+					return
+				}
+				results[i] = res.Clone()
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return results
 }
 
 func TestComponentsJoinOrdersThroughSharedDomainsAndAccounts(t *testing.T) {

@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unsafe"
+
+	"github.com/ctlimits/ctlimits/replay/internal/table"
 )
 
 // ErrOutOfOrder is returned for an order earlier than the one before it.
@@ -17,13 +18,13 @@ type Replayer struct {
 	// Stored TATs (Unix ns) of the buckets that are not full. A bucket
 	// whose TAT is at or before now is full, the same as no bucket, and
 	// may be dropped at any time.
-	domainTAT  *domainTable
+	domainTAT  *table.Domains
 	accountTAT map[accountKey]int64
 	// sets holds, per exact set, its CertificatesPerFQDNSet TAT and the
 	// newest NotBefore of its issued certificates (the renewal lookup
 	// needs only the maximum). One table, so an order costs one lookup
 	// for its set, and the store goes to the slot the lookup found.
-	sets *setTable
+	sets *table.Sets
 
 	legacy *legacyState // SlidingWindow policies
 	ari    *ariState    // AssumeARI
@@ -36,11 +37,6 @@ type Replayer struct {
 	gcBudget int // decisions between sweeps
 }
 
-type setState struct {
-	tat    int64 // CertificatesPerFQDNSet TAT; <= now means full
-	lastNB int64 // newest NotBefore issued for the set
-}
-
 // accountKey keys NewOrdersPerAccount (domain "") and the per-account
 // CertificatesPerDomainPerAccount buckets.
 type accountKey struct{ account, domain string }
@@ -50,9 +46,9 @@ type accountKey struct{ account, domain string }
 func NewReplayer(p *Policy) *Replayer {
 	r := &Replayer{
 		p:          p,
-		domainTAT:  newDomainTable(),
+		domainTAT:  table.NewDomains(),
 		accountTAT: make(map[accountKey]int64),
-		sets:       newSetTable(),
+		sets:       table.NewSets(),
 		gcBudget:   minGCBudget,
 	}
 	if p.Model == SlidingWindow {
@@ -113,7 +109,7 @@ func (r *Replayer) Decide(o *Prepared, res *Result) error {
 func (r *Replayer) DecideBatch(orders []Prepared, results []Result) (n int, err error) {
 	results = results[:len(orders)]
 	window := func(i int) []Prepared { return orders[min(i, len(orders)):min(i+warmWindow, len(orders))] }
-	warm := r.legacy == nil && havePrefetch
+	warm := r.legacy == nil && table.HavePrefetch
 	if warm {
 		r.prefetchNames(window(0))
 		r.prefetchNames(window(warmWindow))
@@ -146,62 +142,52 @@ var warmMinSlots = 1 << 16
 // prefetchNames prefetches the orders' domain names (the slice and the
 // bytes), which prefetchState hashes.
 func (r *Replayer) prefetchNames(orders []Prepared) {
-	if len(orders) == 0 || len(r.domainTAT.slots) < warmMinSlots {
+	if len(orders) == 0 || r.domainTAT.Slots() < warmMinSlots {
 		return
 	}
-	var addrs [4 * warmWindow]uintptr
-	n := 0
+	var pf table.Prefetch
+	const most = 4 * warmWindow
 	for i := range orders {
 		ds := orders[i].Domains
-		if len(ds) == 0 || n+2 > len(addrs) {
+		if len(ds) == 0 || pf.Len()+2 > most {
 			continue
 		}
-		addrs[n] = uintptr(unsafe.Pointer(unsafe.SliceData(ds)))
-		addrs[n+1] = uintptr(unsafe.Pointer(unsafe.StringData(ds[0])))
-		n += 2
+		pf.Strings(ds)
+		pf.String(ds[0])
 		for _, d := range ds[1:] {
-			if n < len(addrs) {
-				addrs[n] = uintptr(unsafe.Pointer(unsafe.StringData(d)))
-				n++
+			if pf.Len() < most {
+				pf.String(d)
 			}
 		}
 	}
-	prefetch(addrs[:n])
+	pf.Do()
 }
 
 // prefetchState prefetches the home slots of the orders' sets and
 // domains.
 func (r *Replayer) prefetchState(orders []Prepared) {
 	st, dt := r.sets, r.domainTAT
-	sets, domains := len(st.slots) >= warmMinSlots, len(dt.slots) >= warmMinSlots
+	sets, domains := st.Slots() >= warmMinSlots, dt.Slots() >= warmMinSlots
 	if len(orders) == 0 || !sets && !domains {
 		return
 	}
-	var addrs [5 * warmWindow]uintptr
-	n := 0
+	var pf table.Prefetch
 	for i := range orders {
 		o := &orders[i]
 		if sets {
-			// The first and last words: a slot may straddle two lines.
-			k := keyOf(&o.Set)
-			s := &st.slots[st.home(&k)]
-			addrs[n] = uintptr(unsafe.Pointer(&s.key))
-			addrs[n+1] = uintptr(unsafe.Pointer(&s.lastNB))
-			n += 2
+			k := table.KeyOf((*[32]byte)(&o.Set))
+			pf.SetHome(st, &k)
 		}
 		if domains {
 			for _, d := range o.Domains {
-				if n < len(addrs) && inline(d) {
-					addrs[n] = uintptr(unsafe.Pointer(&dt.slots[dt.home(d)]))
-					n++
-				}
+				pf.DomainHome(dt, d)
 			}
 		}
-		if n+2 > len(addrs) {
+		if pf.Len()+2 > pf.Cap() {
 			break
 		}
 	}
-	prefetch(addrs[:n])
+	pf.Do()
 }
 
 // decide is the token-bucket order flow: Boulder's WFE NewOrder check
@@ -209,21 +195,21 @@ func (r *Replayer) prefetchState(orders []Prepared) {
 // Every bucket is read once; checks and spends work on the values read.
 func (r *Replayer) decide(o *Prepared, res *Result) {
 	p, now := r.p, o.IssuedAt
-	key := keyOf(&o.Set)
-	slot, known := r.sets.find(&key)
-	set := slot.setState // zero when !known
-	setTAT := max(set.tat, now)
+	key := table.KeyOf((*[32]byte)(&o.Set))
+	slot, known := r.sets.Find(&key)
+	set := slot.SetState // zero when !known
+	setTAT := max(set.TAT, now)
 
 	// 1. Renewal: the same exact set issued within the window (wfe2
 	// NewOrder and ra issueCertificateOuter, FQDNSetTimestampsForWindow).
-	res.Renewal = known && r.renews(set.lastNB, now)
+	res.Renewal = known && r.renews(set.LastNB, now)
 
 	// The domains' TATs, read only when the per-domain limit applies:
 	// renewals never touch those buckets.
 	tats := r.domainScratch[:0]
 	if !res.Renewal {
 		for _, d := range o.Domains {
-			tat, ok := r.domainTAT.get(d)
+			tat, ok := r.domainTAT.Get(d)
 			if !ok {
 				tat = now
 			}
@@ -307,7 +293,7 @@ func (r *Replayer) decide(o *Prepared, res *Result) {
 				continue
 			}
 			if out := l.spend(now, tats[i], 1); out.Allowed {
-				r.domainTAT.set(d, out.TAT)
+				r.domainTAT.Set(d, out.TAT)
 				tats[i] = out.TAT
 			}
 		}
@@ -317,14 +303,14 @@ func (r *Replayer) decide(o *Prepared, res *Result) {
 			setTAT = out.TAT
 		}
 	}
-	set.tat = setTAT
-	if !known || o.NotBefore > set.lastNB {
-		set.lastNB = o.NotBefore
+	set.TAT = setTAT
+	if !known || o.NotBefore > set.LastNB {
+		set.LastNB = o.NotBefore
 	}
 	if known {
-		r.sets.update(slot, set)
+		r.sets.Update(slot, set)
 	} else {
-		r.sets.insert(slot, &key, set)
+		r.sets.Insert(slot, &key, set)
 	}
 	if r.ari != nil {
 		r.ari.issued(o)
@@ -408,7 +394,7 @@ func level(l *Limit, tat, now int64) int64 {
 // sweep drops state that can no longer change a decision: buckets whose
 // TAT has passed (full again) and issuances older than the renewal window.
 func (r *Replayer) sweep(now int64) {
-	r.domainTAT.sweep(now)
+	r.domainTAT.Sweep(now)
 	for k, tat := range r.accountTAT {
 		if tat <= now {
 			delete(r.accountTAT, k)
@@ -417,7 +403,7 @@ func (r *Replayer) sweep(now int64) {
 	// A set is forgotten once its bucket is full and its last issuance
 	// can no longer make an order a renewal (never, before the window).
 	if cutoff, windowed := r.p.renewalCutoff(now); windowed {
-		r.sets.sweep(now, cutoff)
+		r.sets.Sweep(now, cutoff)
 	}
 	live := r.domainTAT.Len() + r.sets.Len() + len(r.accountTAT)
 	if r.legacy != nil {
@@ -459,7 +445,7 @@ func (r *Replayer) Level(domain string, at int64) (remaining, burst int64, fullA
 		}
 		return max(0, l.Burst-n), l.Burst, full
 	}
-	tat, ok := r.domainTAT.get(domain)
+	tat, ok := r.domainTAT.Get(domain)
 	if !ok || tat <= at {
 		return l.Burst, l.Burst, at
 	}

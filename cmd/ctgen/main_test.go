@@ -48,8 +48,9 @@ func TestPlanIsDeterministicAndShapedLikeLetsEncrypt(t *testing.T) {
 		}
 	}
 	p, _ := replay.LookupPolicy("letsencrypt")
-	res, err := replay.ReplayParallel(a, p, 2)
-	if err != nil {
+	r := replay.NewReplayer(p)
+	res := make([]replay.Result, len(a))
+	if _, err := r.DecideBatch(a, res); err != nil {
 		t.Fatal(err)
 	}
 	var inWindow, renew, limited, multi, maxNames int

@@ -1,16 +1,23 @@
-package replay
+package table
 
-import "hash/maphash"
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"hash/maphash"
+	"slices"
+	"strings"
+)
 
-// domainTable holds the stored TATs of the CertificatesPerDomain buckets
+// Domains holds the stored TATs of the CertificatesPerDomain buckets
 // that are not full, keyed by registered domain: an open-addressing hash
-// table with linear probing, like setTable (see there for why not a Go
+// table with linear probing, like Sets (see there for why not a Go
 // map), whose 64-byte slots hold the domain's bytes inline, so that a
 // lookup reads one cache line and compares the whole key (exact).
 //
 // A slot with length 0 is empty. Domains that do not fit a slot (longer
 // than domainInline bytes, or empty) live in a Go map, long, instead.
-type domainTable struct {
+type Domains struct {
 	slots []domainSlot // len is a power of two
 	mask  uint64
 	n     int // occupied slots
@@ -36,15 +43,17 @@ type domainSlot struct {
 
 const minDomainTableSize = 1 << 8
 
-func newDomainTable() *domainTable {
-	t := &domainTable{seed: maphash.MakeSeed()}
+// NewDomains returns an empty table.
+func NewDomains() *Domains {
+	t := &Domains{seed: maphash.MakeSeed()}
 	t.resize(minDomainTableSize)
 	return t
 }
 
-func inline(d string) bool { return uint(len(d))-1 < domainInline }
+// Inline reports whether d is held in a slot (and so can be prefetched).
+func Inline(d string) bool { return uint(len(d))-1 < domainInline }
 
-func (t *domainTable) home(d string) uint64 {
+func (t *Domains) home(d string) uint64 {
 	if t.index != nil {
 		return t.index(d) & t.mask
 	}
@@ -52,7 +61,7 @@ func (t *domainTable) home(d string) uint64 {
 }
 
 // homeOf is home for a stored key (maphash.Bytes hashes as String does).
-func (t *domainTable) homeOf(s *domainSlot) uint64 {
+func (t *Domains) homeOf(s *domainSlot) uint64 {
 	if t.index != nil {
 		return t.index(string(s.b[:s.n])) & t.mask
 	}
@@ -63,9 +72,9 @@ func (s *domainSlot) holds(d string) bool {
 	return int(s.n) == len(d) && string(s.b[:len(d)]) == d
 }
 
-// get returns the stored TAT of domain d.
-func (t *domainTable) get(d string) (int64, bool) {
-	if !inline(d) {
+// Get returns the stored TAT of domain d.
+func (t *Domains) Get(d string) (int64, bool) {
+	if !Inline(d) {
 		tat, ok := t.long[d]
 		return tat, ok
 	}
@@ -81,9 +90,9 @@ func (t *domainTable) get(d string) (int64, bool) {
 	}
 }
 
-// set stores the TAT of domain d.
-func (t *domainTable) set(d string, tat int64) {
-	if !inline(d) {
+// Set stores the TAT of domain d.
+func (t *Domains) Set(d string, tat int64) {
+	if !Inline(d) {
 		if t.long == nil {
 			t.long = make(map[string]int64)
 		}
@@ -114,13 +123,13 @@ func (t *domainTable) set(d string, tat int64) {
 }
 
 // Len returns the number of domains held.
-func (t *domainTable) Len() int { return t.n + len(t.long) }
+func (t *Domains) Len() int { return t.n + len(t.long) }
 
-func (t *domainTable) resize(size int) {
+func (t *Domains) resize(size int) {
 	old, oldMem := t.slots, t.mem
 	t.slots, t.mem = allocSlots[domainSlot](size)
 	t.mask = uint64(size - 1)
-	t.limit = size / 10 * 7
+	t.limit = size / 10 * maxLoad
 	for i := range old {
 		s := &old[i]
 		if s.n == 0 {
@@ -136,9 +145,9 @@ func (t *domainTable) resize(size int) {
 	releaseWith(&t.mem, t)
 }
 
-// sweep drops every bucket that is full at now (tat <= now), in place,
-// as setTable.sweep does, and shrinks the table when it is mostly empty.
-func (t *domainTable) sweep(now int64) {
+// Sweep drops every bucket that is full at now (tat <= now), in place,
+// as Sets.Sweep does, and shrinks the table when it is mostly empty.
+func (t *Domains) Sweep(now int64) {
 	for d, tat := range t.long {
 		if tat <= now {
 			delete(t.long, d)
@@ -177,4 +186,87 @@ func (t *domainTable) sweep(now int64) {
 		}
 		t.resize(size)
 	}
+}
+
+// Slots returns the number of slots (for prefetching and accounting).
+func (t *Domains) Slots() int { return len(t.slots) }
+
+// DomainSlotBytes is the size of one slot in memory.
+const DomainSlotBytes = 64
+
+// Reserve grows the table to hold n domains without growing again.
+func (t *Domains) Reserve(n int) {
+	size := len(t.slots)
+	for size/10*maxLoad < n {
+		size *= 2
+	}
+	if size > len(t.slots) {
+		t.resize(size)
+	}
+}
+
+// Sorted calls fn on every domain whose TAT keep accepts, in ascending
+// bytewise order, and stops at fn's first error. d is valid only during
+// the call. It needs 16 bytes of scratch per kept domain; fn must not
+// change the table.
+func (t *Domains) Sorted(keep func(tat int64) bool, fn func(d []byte, tat int64) error) error {
+	var long []string
+	for d, tat := range t.long {
+		if keep(tat) {
+			long = append(long, d)
+		}
+	}
+	slices.Sort(long)
+	type entry struct{ hi, i uint64 } // hi: the first 8 bytes, big-endian, zero-padded
+	var ents []entry
+	for i := range t.slots {
+		s := &t.slots[i]
+		if s.n != 0 && keep(s.tat) {
+			var b [8]byte
+			copy(b[:], s.b[:s.n])
+			ents = append(ents, entry{binary.BigEndian.Uint64(b[:]), uint64(i)})
+		}
+	}
+	slots := t.slots
+	slices.SortFunc(ents, func(a, b entry) int {
+		if c := cmp.Compare(a.hi, b.hi); c != 0 {
+			return c
+		}
+		sa, sb := &slots[a.i], &slots[b.i]
+		return bytes.Compare(sa.b[:sa.n], sb.b[:sb.n])
+	})
+	// Merge the two sorted lists; a domain is in one of them only.
+	for len(ents) > 0 || len(long) > 0 {
+		if len(ents) > 0 {
+			s := &slots[ents[0].i]
+			if len(long) == 0 || strings.Compare(string(s.b[:s.n]), long[0]) < 0 {
+				if err := fn(s.b[:s.n], s.tat); err != nil {
+					return err
+				}
+				ents = ents[1:]
+				continue
+			}
+		}
+		if err := fn([]byte(long[0]), t.long[long[0]]); err != nil {
+			return err
+		}
+		long = long[1:]
+	}
+	return nil
+}
+
+// Count returns how many domains' TATs keep accepts.
+func (t *Domains) Count(keep func(tat int64) bool) int {
+	n := 0
+	for _, tat := range t.long {
+		if keep(tat) {
+			n++
+		}
+	}
+	for i := range t.slots {
+		if s := &t.slots[i]; s.n != 0 && keep(s.tat) {
+			n++
+		}
+	}
+	return n
 }

@@ -1,17 +1,16 @@
-package replay
+package table
 
 import (
 	"crypto/sha256"
 	"encoding/binary"
 	"testing"
-	"unsafe"
 )
 
 // benchSets is the live exact sets at 10M orders of the realistic stream.
 const benchSets = 2_000_000
 
-func benchKeys(n int) []SetHash {
-	keys := make([]SetHash, n)
+func benchKeys(n int) [][32]byte {
+	keys := make([][32]byte, n)
 	var b [8]byte
 	for i := range keys {
 		binary.LittleEndian.PutUint64(b[:], uint64(i))
@@ -27,7 +26,7 @@ func BenchmarkSetTable(b *testing.B) {
 	keys := benchKeys(benchSets)
 	// Lookups in a random order, as orders arrive, read in sequence as
 	// Prepared orders are.
-	order := make([]SetHash, 1<<20)
+	order := make([][32]byte, 1<<20)
 	x := uint64(1)
 	for i := range order {
 		x ^= x << 13
@@ -35,49 +34,47 @@ func BenchmarkSetTable(b *testing.B) {
 		x ^= x << 17
 		order[i] = keys[x%benchSets]
 	}
-	t := newSetTable()
+	t := NewSets()
 	for i := range keys {
-		k := keyOf(&keys[i])
-		s, _ := t.find(&k)
-		t.insert(s, &k, setState{tat: int64(i)})
+		k := KeyOf(&keys[i])
+		s, _ := t.Find(&k)
+		t.Insert(s, &k, SetState{TAT: int64(i)})
 	}
 	b.Run("table", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			k := keyOf(&order[i&(len(order)-1)])
-			s, ok := t.find(&k)
+			k := KeyOf(&order[i&(len(order)-1)])
+			s, ok := t.Find(&k)
 			if !ok {
 				b.Fatal("lost a key")
 			}
-			t.update(s, setState{tat: s.tat + 1})
+			t.Update(s, SetState{TAT: s.TAT + 1})
 		}
 	})
 	b.Run("table-prefetch", func(b *testing.B) {
 		// As DecideBatch: prefetch the next window's home slots, then
 		// look up the current window's.
-		var addrs [2 * warmWindow]uintptr
+		const warmWindow = 32
+		var pf Prefetch
 		for i := 0; i < b.N; i += warmWindow {
-			n := 0
 			for j := i + warmWindow; j < i+2*warmWindow; j++ {
-				k := keyOf(&order[j&(len(order)-1)])
-				s := &t.slots[t.home(&k)]
-				addrs[n], addrs[n+1] = uintptr(unsafe.Pointer(&s.key)), uintptr(unsafe.Pointer(&s.lastNB))
-				n += 2
+				k := KeyOf(&order[j&(len(order)-1)])
+				pf.SetHome(t, &k)
 			}
-			prefetch(addrs[:n])
+			pf.Do()
 			for j := i; j < min(i+warmWindow, b.N); j++ {
-				k := keyOf(&order[j&(len(order)-1)])
-				s, ok := t.find(&k)
+				k := KeyOf(&order[j&(len(order)-1)])
+				s, ok := t.Find(&k)
 				if !ok {
 					b.Fatal("lost a key")
 				}
-				t.update(s, setState{tat: s.tat + 1})
+				t.Update(s, SetState{TAT: s.TAT + 1})
 			}
 		}
 	})
 	b.Run("gomap", func(b *testing.B) {
-		m := make(map[SetHash]setState)
+		m := make(map[[32]byte]SetState)
 		for i := range keys {
-			m[keys[i]] = setState{tat: int64(i)}
+			m[keys[i]] = SetState{TAT: int64(i)}
 		}
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
@@ -86,7 +83,7 @@ func BenchmarkSetTable(b *testing.B) {
 			if !ok {
 				b.Fatal("lost a key")
 			}
-			s.tat++
+			s.TAT++
 			m[*k] = s
 		}
 	})
@@ -94,12 +91,12 @@ func BenchmarkSetTable(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			if i%benchSets == 0 {
 				b.StopTimer()
-				t = newSetTable()
+				t = NewSets()
 				b.StartTimer()
 			}
-			k := keyOf(&keys[i%benchSets])
-			s, _ := t.find(&k)
-			t.insert(s, &k, setState{tat: int64(i)})
+			k := KeyOf(&keys[i%benchSets])
+			s, _ := t.Find(&k)
+			t.Insert(s, &k, SetState{TAT: int64(i)})
 		}
 	})
 }

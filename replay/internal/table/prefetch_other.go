@@ -1,9 +1,9 @@
 //go:build !amd64
 
-package replay
+package table
 
-// havePrefetch reports that prefetch does something.
-const havePrefetch = false
+// HavePrefetch reports that prefetch does something.
+const HavePrefetch = false
 
 // prefetch is a no-op where no prefetch instruction is wired up.
 func prefetch(addrs []uintptr) {}

@@ -1,7 +1,7 @@
-package replay
+package table
 
-// havePrefetch reports that prefetch does something.
-const havePrefetch = true
+// HavePrefetch reports that prefetch does something.
+const HavePrefetch = true
 
 // prefetch asks the CPU to fetch the cache line of each address, without
 // waiting for it: PREFETCHT0 retires at once, so the fetches overlap with

@@ -1,9 +1,0 @@
-//go:build !linux
-
-package replay
-
-// allocSlots returns a zeroed slot array from the Go heap (huge pages are
-// only requested on Linux; see settable_linux.go).
-func allocSlots[T setSlot | domainSlot](n int) ([]T, tableMem) { return make([]T, n), tableMem{} }
-
-func unmapSlots([]byte) {}
