@@ -505,8 +505,7 @@ func (b *builder) measure(h *Headroom, c *component) error {
 		}
 		h.Expiring++
 		when := max(o.NotAfter-(o.NotAfter-o.NotBefore)/3, at)
-		cut, windowed := renewalCutoff(p, when)
-		if !windowed || o.NotBefore > cut {
+		if p.Renews(o.NotBefore, when) {
 			h.Renewing++
 		} else {
 			h.CountNew++
@@ -514,18 +513,6 @@ func (b *builder) measure(h *Headroom, c *component) error {
 	}
 	h.OK = true
 	return nil
-}
-
-// renewalCutoff mirrors the policy's renewal window: an order at now
-// renews a set issued with NotBefore after the cutoff.
-func renewalCutoff(p *replay.Policy, now int64) (int64, bool) {
-	if p.RenewalWindow <= 0 {
-		return 0, false
-	}
-	if !p.RenewalWindowSince.IsZero() && now < p.RenewalWindowSince.UnixNano() {
-		return 0, false
-	}
-	return now - int64(p.RenewalWindow), true
 }
 
 // ceilMul is ceil(n * f) without float surprises for whole results.
