@@ -5,37 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ctlimits/ctlimits/replay"
+	"github.com/ctlimits/ctlimits/report/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./report -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("output differs from %s (go test ./report -update rewrites it):\n%s", path, got)
-	}
-}
 
 // render writes r in every format, CSV as its tables one after another.
 func render(t *testing.T, r *Report) map[string][]byte {
@@ -77,7 +53,7 @@ func TestGoldenEveryFormat(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := build(t, db, tc.opts)
 			for ext, got := range render(t, r) {
-				golden(t, tc.name+"."+ext, got)
+				golden.Check(t, filepath.Join("testdata", tc.name+"."+ext), got)
 			}
 		})
 	}
