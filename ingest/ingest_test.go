@@ -1,23 +1,24 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/ctlimits/ctlimits/ingest/ctlogtest"
-	"github.com/ctlimits/ctlimits/ingest/loglist"
 	ct "github.com/google/certificate-transparency-go"
 )
 
@@ -520,11 +521,42 @@ func TestAStateFromAnotherHistoryIsRefused(t *testing.T) {
 	}
 }
 
+// TestFileNamesSortByIndex: the entries files of one log, listed in name
+// order (ls, a glob, DuckDB's file list), come in index order, across digit
+// boundaries up to the 10-digit indexes of the largest logs, and each name
+// parses back to its range.
 func TestFileNamesSortByIndex(t *testing.T) {
 	if got := fileName(0, 255); got != "0000000000-0000000255.parquet" {
 		t.Errorf("fileName = %s", got)
 	}
-	_ = fmt.Sprint
-	_ = hex.EncodeToString
-	_ = loglist.Static
+	var ranges [][2]int64
+	for _, first := range []int64{0, 9, 10, 99, 100, 255, 256, 999, 1000, 65_535, 99_999, 100_000, 999_999_999, 1_000_000_000, 2_147_483_647, 9_999_999_000} {
+		for _, size := range []int64{1, 256} {
+			ranges = append(ranges, [2]int64{first, first + size - 1})
+		}
+	}
+	slices.SortFunc(ranges, func(a, b [2]int64) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+	var names []string
+	for _, r := range ranges {
+		names = append(names, fileName(r[0], r[1]))
+	}
+	sorted := slices.Clone(names)
+	// Reversed first, so that sorting must move every name.
+	slices.Reverse(sorted)
+	sort.Strings(sorted)
+	if !slices.Equal(sorted, names) {
+		t.Errorf("file names in name order are not in index order:\n%s\nwant:\n%s", strings.Join(sorted, "\n"), strings.Join(names, "\n"))
+	}
+	for i, name := range names {
+		m := fileNameRE.FindStringSubmatch(name)
+		if m == nil {
+			t.Errorf("%s does not match the entries file pattern", name)
+			continue
+		}
+		first, err1 := strconv.ParseInt(m[1], 10, 64)
+		last, err2 := strconv.ParseInt(m[2], 10, 64)
+		if err1 != nil || err2 != nil || first != ranges[i][0] || last != ranges[i][1] {
+			t.Errorf("%s parses back to %s-%s, want %d-%d", name, m[1], m[2], ranges[i][0], ranges[i][1])
+		}
+	}
 }

@@ -88,8 +88,12 @@ func TestFiftyNewCertificatesThenLimitedWithBoulderMessage(t *testing.T) {
 func TestTwoDomainOrderDeniedByOneSpendsNothingInEither(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "letsencrypt")
+	// The set was issued long ago (past the renewal window, so the order
+	// below is not a renewal), so its bucket is known and full.
+	set := []string{"a.full.example", "a.other.example"}
+	h.expect(h.at(t0.Add(-200*24*time.Hour), set...), New, "the set, 200 days earlier")
 	h.fill(t0, "full.example", 50)
-	res := h.at(t0, "a.full.example", "a.other.example")
+	res := h.at(t0, set...)
 	h.expect(res, Limited, "order touching a full domain")
 	if len(res.Denials) != 1 || res.Denials[0].Bucket.Key != "full.example" {
 		t.Fatalf("denials %+v", res.Denials)
@@ -98,8 +102,20 @@ func TestTwoDomainOrderDeniedByOneSpendsNothingInEither(t *testing.T) {
 	// the same set is allowed again five times later.
 	h.fill(t0, "other.example", 50)
 	stats := h.r.Stats()
-	if stats.Sets != 100 {
+	if stats.Sets != 101 {
 		t.Fatalf("a limited order must not be recorded as issued: %d sets", stats.Sets)
+	}
+	// One emission interval later both domains have a token back (the
+	// set's bucket would have regained a fifth of one): one new
+	// certificate, then four renewals, then the set is limited.
+	later := t0.Add(201*time.Minute + 36*time.Second)
+	for i := range 5 {
+		h.expect(h.at(later, set...), map[bool]Kind{true: New, false: Renewal}[i == 0], fmt.Sprintf("the set again, order %d of 5", i+1))
+	}
+	res = h.at(later, set...)
+	h.expect(res, Limited, "the set a sixth time")
+	if d, _ := res.Reason(); d.Bucket.Limit != CertificatesPerFQDNSet {
+		t.Fatalf("the sixth order was limited by %s, want the exact set's bucket", d.Bucket.ID())
 	}
 }
 

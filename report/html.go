@@ -60,17 +60,13 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		"Headroom":    mk("headroom"),
 		"Daily":       template.HTML(dailyChart(r.Daily)),
 		"Levels":      levels,
+		"Style":       template.CSS(stylesheet),
 	}
 	return page.Execute(w, data)
 }
 
-var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>ctlimits report</title>
-<style>
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1a202c; background: #fff; margin: 2em auto; max-width: 1100px; padding: 0 1em; }
+// stylesheet is the page's inline CSS.
+const stylesheet = `body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1a202c; background: #fff; margin: 2em auto; max-width: 1100px; padding: 0 1em; }
 h1 { font-size: 1.6em; margin-bottom: .2em; }
 h2 { font-size: 1.25em; border-bottom: 2px solid #e2e8f0; padding-bottom: .2em; margin-top: 1.8em; }
 h3 { font-size: 1.05em; margin: 1.2em 0 .4em; }
@@ -85,7 +81,15 @@ td.n, th.n { text-align: right; }
 td:first-child { white-space: nowrap; }
 svg { display: block; margin: .5em 0 1em; }
 svg text { font: 11px system-ui, sans-serif; fill: #4a5568; }
-</style>
+`
+
+var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>ctlimits report</title>
+<style>
+{{.Style}}</style>
 </head>
 <body>
 <h1>ctlimits report</h1>

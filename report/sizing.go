@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -47,27 +48,19 @@ func (b *builder) components() (*componentIndex, error) {
 	if b.compIndex != nil {
 		return b.compIndex, nil
 	}
-	rows, err := b.query(dec + `SELECT array_to_string(registered_domains, ' ') FROM d`)
+	lists, err := queryRows(b.ctx, b.db, dec+`SELECT array_to_string(registered_domains, ' ') FROM d`, nil, column[string])
 	if err != nil {
 		return nil, err
 	}
 	ix := &componentIndex{size: map[int32]int{}, members: map[int32][]string{}}
-	var rowDomains [][]string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			rows.Close()
-			return nil, err
-		}
+	rowDomains := make([][]string, len(lists))
+	for i, s := range lists {
 		doms := strings.Fields(s)
 		if len(doms) == 0 {
 			doms = []string{""}
 		}
 		ix.comps.Add(&replay.Prepared{Domains: doms})
-		rowDomains = append(rowDomains, doms)
-	}
-	if err := closeRows(rows); err != nil {
-		return nil, err
+		rowDomains[i] = doms
 	}
 	seen := map[string]bool{}
 	for i, doms := range rowDomains {
@@ -146,39 +139,34 @@ func (b *builder) component(domain string) (*component, error) {
 		return nil, fmt.Errorf("%w: %d orders, more than the %d the report replays", errTooBig, n, b.opts.MaxComponentOrders)
 	}
 	set := ix.members[root]
-	rows, err := b.db.QueryContext(b.ctx, dec+`SELECT issued_at, not_before, not_after, array_to_string(names, ' ') FROM d
-	  JOIN ctlimits_component c ON c.domain = d.registered_domains[1] WHERE c.root = ? ORDER BY issued_at, ord`, root)
+	type orderRow struct {
+		issued time.Time
+		nb, na *time.Time
+		names  string
+	}
+	rows, err := queryRows(b.ctx, b.db, dec+`SELECT issued_at, not_before, not_after, array_to_string(names, ' ') FROM d
+	  JOIN ctlimits_component c ON c.domain = d.registered_domains[1] WHERE c.root = ? ORDER BY issued_at, ord`, []any{root},
+		func(r *orderRow) []any { return []any{&r.issued, &r.nb, &r.na, &r.names} })
 	if err != nil {
-		return nil, fmt.Errorf("couldn't query the data: %w", err)
+		return nil, err
 	}
 	var namer replay.Namer
-	var all []replay.Prepared
+	all := make([]replay.Prepared, 0, len(rows))
 	var comps replay.Components
-	for rows.Next() {
-		var o replay.Order
-		var nb, na *time.Time
-		var names string
-		if err := rows.Scan(&o.IssuedAt, &nb, &na, &names); err != nil {
-			rows.Close()
-			return nil, err
+	for _, r := range rows {
+		o := replay.Order{IssuedAt: r.issued, Names: strings.Fields(r.names)}
+		if r.nb != nil {
+			o.NotBefore = *r.nb
 		}
-		if nb != nil {
-			o.NotBefore = *nb
+		if r.na != nil {
+			o.NotAfter = *r.na
 		}
-		if na != nil {
-			o.NotAfter = *na
-		}
-		o.Names = strings.Fields(names)
 		p, err := namer.Prepare(&o)
 		if err != nil {
-			rows.Close()
 			return nil, fmt.Errorf("couldn't rebuild an order of %s at %s: %w", domain, o.IssuedAt.UTC().Format(time.RFC3339), err)
 		}
 		comps.Add(&p)
 		all = append(all, p)
-	}
-	if err := closeRows(rows); err != nil {
-		return nil, err
 	}
 	// The SQL closure is the component; Components confirms it and keeps
 	// only the domain's part should the two ever disagree.
@@ -305,24 +293,15 @@ func (b *builder) sizing() error {
 	targets := b.r.Domains
 	if len(targets) == 0 {
 		// Every domain whose bucket denied an order, most often first.
-		rows, err := b.query(dec + `SELECT substr(k, ` + fmt.Sprint(len(cpdPrefix)+1) + `) AS dom, count(*) AS n FROM (
+		counts, err := queryRows(b.ctx, b.db, dec+`SELECT substr(k, `+fmt.Sprint(len(cpdPrefix)+1)+`) AS dom, count(*) AS n FROM (
 		    SELECT unnest(limited_by) AS k FROM d WHERE decision = 'limited')
-		  WHERE starts_with(k, '` + cpdPrefix + `') GROUP BY dom ORDER BY n DESC, dom`)
+		  WHERE starts_with(k, '`+cpdPrefix+`') GROUP BY dom ORDER BY n DESC, dom`, nil, (*keyCount).fields)
 		if err != nil {
 			return err
 		}
 		var all []string
-		for rows.Next() {
-			var d string
-			var n int64
-			if err := rows.Scan(&d, &n); err != nil {
-				rows.Close()
-				return err
-			}
-			all = append(all, d)
-		}
-		if err := closeRows(rows); err != nil {
-			return err
+		for _, c := range counts {
+			all = append(all, c.key)
 		}
 		targets = all
 		if len(all) > b.opts.Top {
@@ -386,26 +365,17 @@ func (b *builder) sizing() error {
 // override than by a per-domain override each.
 func (b *builder) accountHints(targets []string) (map[string]AccountHint, error) {
 	slots := map[string]map[int64]bool{}
-	rows, err := b.query(dec + `SELECT DISTINCT dom, epoch_us(issued_at) // 600000000 AS slot FROM (
-	    SELECT unnest(registered_domains) AS dom, issued_at, decision FROM d WHERE list_has_any(registered_domains, ` + sqlList(targets) + `))
-	  WHERE dom IN (SELECT unnest(` + sqlList(targets) + `)) AND decision IN ('new', 'limited')`)
+	rows, err := queryRows(b.ctx, b.db, dec+`SELECT DISTINCT dom, epoch_us(issued_at) // 600000000 AS slot FROM (
+	    SELECT unnest(registered_domains) AS dom, issued_at, decision FROM d WHERE list_has_any(registered_domains, `+sqlList(targets)+`))
+	  WHERE dom IN (SELECT unnest(`+sqlList(targets)+`)) AND decision IN ('new', 'limited')`, nil, (*keyCount).fields)
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var d string
-		var s int64
-		if err := rows.Scan(&d, &s); err != nil {
-			rows.Close()
-			return nil, err
+	for _, r := range rows {
+		if slots[r.key] == nil {
+			slots[r.key] = map[int64]bool{}
 		}
-		if slots[d] == nil {
-			slots[d] = map[int64]bool{}
-		}
-		slots[d][s] = true
-	}
-	if err := closeRows(rows); err != nil {
-		return nil, err
+		slots[r.key][r.n] = true
 	}
 	peers := map[string][]string{}
 	for i, a := range targets {
@@ -535,8 +505,7 @@ func (b *builder) measure(h *Headroom, c *component) error {
 		}
 		h.Expiring++
 		when := max(o.NotAfter-(o.NotAfter-o.NotBefore)/3, at)
-		cut, windowed := renewalCutoff(p, when)
-		if !windowed || o.NotBefore > cut {
+		if p.Renews(o.NotBefore, when) {
 			h.Renewing++
 		} else {
 			h.CountNew++
@@ -546,14 +515,7 @@ func (b *builder) measure(h *Headroom, c *component) error {
 	return nil
 }
 
-// renewalCutoff mirrors the policy's renewal window: an order at now
-// renews a set issued with NotBefore after the cutoff.
-func renewalCutoff(p *replay.Policy, now int64) (int64, bool) {
-	if p.RenewalWindow <= 0 {
-		return 0, false
-	}
-	if !p.RenewalWindowSince.IsZero() && now < p.RenewalWindowSince.UnixNano() {
-		return 0, false
-	}
-	return now - int64(p.RenewalWindow), true
+// ceilMul is ceil(n * f) without float surprises for whole results.
+func ceilMul(n int64, f float64) int64 {
+	return int64(math.Ceil(float64(n)*f - 1e-9))
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ctlimits/ctlimits/report/golden"
 )
 
 const sample = "../../testdata/orders/sample.jsonl"
@@ -14,7 +16,7 @@ func TestReplaySampleTable(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	golden(t, "replay_sample.table", stdout)
+	golden.Check(t, "testdata/replay_sample.table", []byte(stdout))
 	if !strings.Contains(stdout, "72 orders: 57 new, 5 renewal, 10 limited") {
 		t.Fatalf("summary missing:\n%s", stdout)
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ctlimits/ctlimits/report/golden"
 )
 
 // TestReportOnTheSampleLog runs the pipeline on the bundled sample log
@@ -26,7 +28,7 @@ func TestReportOnTheSampleLog(t *testing.T) {
 		if code != exitOK {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
-		golden(t, "report_sample.txt", out)
+		golden.Check(t, "testdata/report_sample.txt", []byte(out))
 	})
 	t.Run("json", func(t *testing.T) {
 		code, out, stderr := run(t, "", "report", "--data", data, "--format", "json")

@@ -108,7 +108,18 @@ type scenario struct {
 	name                string
 	defaults, overrides string
 	streams             []synth.Config
+	// limits are the limits that must each deny many orders of every
+	// stream (minLimited at least), so that the comparison covers their
+	// denials and not only allowed orders.
+	limits []replay.Name
 }
+
+// minLimited is how many orders of a stream each of its scenario's limits
+// must deny. The streams' least-exercised limits deny a few dozen orders
+// (NewOrdersPerAccount 38, CertificatesPerDomainPerAccount 61) and the
+// others hundreds to thousands, each compared with Boulder in full
+// (bucket, retry, tokens left, message).
+const minLimited = 25
 
 func withIPs(c synth.Config, ip float64, ips int) synth.Config {
 	c.IP, c.IPs = ip, ips
@@ -134,6 +145,7 @@ var scenarios = []scenario{
 			synth.Adversarial(1, 60000),
 			withDomains(synth.Adversarial(2, 30000), 400),
 		},
+		limits: []replay.Name{replay.CertificatesPerDomain, replay.CertificatesPerFQDNSet},
 	},
 	{
 		name:     "small custom limits",
@@ -142,18 +154,22 @@ var scenarios = []scenario{
 			synth.Adversarial(3, 60000),
 			withIPs(synth.Adversarial(4, 20000), 0.6, 6),
 		},
+		limits: []replay.Name{replay.CertificatesPerDomain, replay.CertificatesPerFQDNSet},
 	},
 	{
 		name:      "domain, IP and exact-set overrides",
 		defaults:  productionDefaults,
 		overrides: domainOverrides,
 		streams:   []synth.Config{withIPs(synth.Adversarial(5, 40000), 0.1, 4)},
+		limits:    []replay.Name{replay.CertificatesPerDomain, replay.CertificatesPerFQDNSet},
 	},
 	{
 		name:      "accounts with NewOrdersPerAccount and per-account overrides",
 		defaults:  accountDefaults,
 		overrides: accountOverrides,
 		streams:   []synth.Config{withAccounts(synth.Adversarial(6, 40000), 6)},
+		limits: []replay.Name{replay.CertificatesPerDomain, replay.CertificatesPerFQDNSet,
+			replay.NewOrdersPerAccount, replay.CertificatesPerDomainPerAccount},
 	},
 }
 
@@ -166,8 +182,16 @@ func TestDecisionsMatchBoulder(t *testing.T) {
 				t.Run(fmt.Sprintf("stream %d seed %d", i, c.Seed), func(t *testing.T) {
 					d := newDiffer(t, sc)
 					s := d.run(synth.Orders(c))
-					t.Logf("%d orders agree: %d new, %d renewal, %d limited %v; known message differences %v",
-						s.orders, s.kinds[replay.New], s.kinds[replay.Renewal], s.kinds[replay.Limited], s.limitedBy, d.known)
+					t.Logf("%d orders agree: %d new, %d renewal, %d limited; denied by %v",
+						s.orders, s.kinds[replay.New], s.kinds[replay.Renewal], s.kinds[replay.Limited], s.deniedBy)
+					if s.orders != c.Orders {
+						t.Errorf("compared %d orders of %d", s.orders, c.Orders)
+					}
+					for _, l := range sc.limits {
+						if n := s.deniedBy[l.String()]; n < minLimited {
+							t.Errorf("%s denied %d orders, want at least %d: the stream no longer exercises it", l, n, minLimited)
+						}
+					}
 				})
 			}
 		})
@@ -201,14 +225,14 @@ type differ struct {
 
 	orders  []replay.Order
 	results []string // one line per order decided so far, for context
-	// known counts the known differences met (see compareMessages).
-	known map[string]int
 }
 
 type summary struct {
-	orders    int
-	kinds     map[replay.Kind]int
-	limitedBy map[string]int
+	orders int
+	kinds  map[replay.Kind]int
+	// deniedBy counts, per limit, the orders one of its buckets denied
+	// (an order denied by two limits counts under both).
+	deniedBy map[string]int
 }
 
 func newDiffer(t *testing.T, sc scenario) *differ {
@@ -238,7 +262,7 @@ func newDiffer(t *testing.T, sc scenario) *differ {
 	if p.Limits, err = replay.ParseLimits([]byte(sc.defaults), "defaults.yml"); err != nil {
 		t.Fatal(err)
 	}
-	d := &differ{t: t, b: b, r: replay.NewReplayer(p), known: map[string]int{}}
+	d := &differ{t: t, b: b, r: replay.NewReplayer(p)}
 	if sc.overrides != "" {
 		if err := p.ParseOverrides([]byte(sc.overrides), "overrides.yml"); err != nil {
 			t.Fatal(err)
@@ -256,7 +280,7 @@ func newDiffer(t *testing.T, sc scenario) *differ {
 func (d *differ) run(orders []replay.Order) summary {
 	d.t.Helper()
 	d.orders = orders
-	s := summary{kinds: map[replay.Kind]int{}, limitedBy: map[string]int{}}
+	s := summary{kinds: map[replay.Kind]int{}, deniedBy: map[string]int{}}
 	var res replay.Result
 	for i := range orders {
 		o := &orders[i]
@@ -287,8 +311,12 @@ func (d *differ) run(orders []replay.Order) summary {
 		d.results = append(d.results, describe(&res))
 		s.orders++
 		s.kinds[res.Kind]++
-		if r, ok := res.Reason(); ok {
-			s.limitedBy[r.Bucket.Limit.String()]++
+		var seen []replay.Name
+		for _, dn := range res.Denials {
+			if !slices.Contains(seen, dn.Bucket.Limit) {
+				seen = append(seen, dn.Bucket.Limit)
+				s.deniedBy[dn.Bucket.Limit.String()]++
+			}
 		}
 	}
 	return s
@@ -351,7 +379,7 @@ func (d *differ) compare(p *replay.Prepared, idents identifier.ACMEIdentifiers, 
 		if j := bo.Err.RetryAfter; j < bo.RetryIn || float64(j) > float64(bo.RetryIn)*1.03+1 {
 			add("Boulder's jittered Retry-After %s is outside [%s, +3%%]", j, bo.RetryIn)
 		}
-		if pr := d.compareMessages(res.Message(), bo.Err.Detail, r.Bucket.Key, bo.RetryIn); pr != "" {
+		if pr := compareMessages(res.Message(), bo.Err.Detail, bo.RetryIn); pr != "" {
 			add("%s", pr)
 		}
 	}
@@ -376,29 +404,15 @@ func splitMessage(msg string) (head, at, tail string) {
 	return head, at, tail
 }
 
-// compareMessages compares ctlimits' message with Boulder's error detail.
-// Boulder jitters the retry time by 0-3%, so its time may be later by that
-// much (and a second, for the truncation). Two differences are known and
-// counted rather than failed, so that the test passes whether or not
-// ctlimits adopts Boulder's exact text:
-//   - Boulder appends ": see https://letsencrypt.org/docs/rate-limits/#...";
-//   - for an IPv6 prefix, Boulder's message names the text after the last
-//     colon of its bucket key ("/64") instead of the prefix.
-func (d *differ) compareMessages(cm, bm, key string, retryIn time.Duration) string {
+// compareMessages compares ctlimits' message with Boulder's error detail:
+// the same text exactly, but for the retry time, which Boulder jitters by
+// 0-3% (so its time may be later by that much, and a second for the
+// truncation).
+func compareMessages(cm, bm string, retryIn time.Duration) string {
 	ch, cat, ctail := splitMessage(cm)
 	bh, bat, btail := splitMessage(bm)
-	if ch != bh {
-		boulderKey := key[strings.LastIndex(key, ":")+1:]
-		if !strings.Contains(key, ":") || strings.Replace(ch, strconv.Quote(key), strconv.Quote(boulderKey), 1) != bh {
-			return fmt.Sprintf("message: ctlimits %q, Boulder %q", cm, bm)
-		}
-		d.known["IPv6 prefix in message"]++
-	}
-	if ctail != btail {
-		if ctail != "" {
-			return fmt.Sprintf("message tail: ctlimits %q, Boulder %q", ctail, btail)
-		}
-		d.known["no docs link in message"]++
+	if ch != bh || ctail != btail {
+		return fmt.Sprintf("message: ctlimits %q, Boulder %q", cm, bm)
 	}
 	ct, err1 := time.Parse("2006-01-02 15:04:05 MST", cat)
 	bt, err2 := time.Parse("2006-01-02 15:04:05 MST", bat)
@@ -488,9 +502,9 @@ func (d *differ) divergence(i int, p *replay.Prepared, res *replay.Result, bo Ou
 	return b.String()
 }
 
-// Minimal cases of the known message differences (see compareMessages).
-// Each skips while ctlimits differs and passes once it matches Boulder.
-var knownDivergences = []struct {
+// Minimal cases of two message differences ctlimits once had, fixed since:
+// each must match Boulder's text exactly.
+var messageCases = []struct {
 	spec     string
 	defaults string
 	// two orders at one instant, for the same registered domain: the
@@ -503,14 +517,15 @@ var knownDivergences = []struct {
 		"CertificatesPerDomain: {burst: 1, count: 1, period: 1h}\n", [2][]string{{"example.com"}, {"www.example.com"}}},
 }
 
-func TestKnownDivergences(t *testing.T) {
+func TestMessagesMatchBoulderWhereTheyOnceDiffered(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	for _, c := range knownDivergences {
+	for _, c := range messageCases {
 		t.Run(c.spec, func(t *testing.T) {
 			t.Parallel()
 			d := newDiffer(t, scenario{defaults: c.defaults})
 			var cm, bm string
+			var retryIn time.Duration
 			for i := range 2 { // the second order is denied
 				o := replay.Order{IssuedAt: now, Names: c.names[i]}
 				p, err := d.namer.Prepare(&o)
@@ -533,13 +548,11 @@ func TestKnownDivergences(t *testing.T) {
 					if bo.Allowed || res.Kind != replay.Limited {
 						t.Fatalf("second order: Boulder allowed=%t, ctlimits %s", bo.Allowed, res.Kind)
 					}
-					cm, bm = res.Message(), bo.Err.Detail
+					cm, bm, retryIn = res.Message(), bo.Err.Detail, bo.RetryIn
 				}
 			}
-			ch, _, ctail := splitMessage(cm)
-			bh, _, btail := splitMessage(bm)
-			if ch != bh || ctail != btail {
-				t.Skipf("known divergence: ctlimits %q, Boulder %q", cm, bm)
+			if pr := compareMessages(cm, bm, retryIn); pr != "" {
+				t.Fatal(pr)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package synth
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,10 +42,17 @@ func TestNextMatchesAll(t *testing.T) {
 	want := Orders(c)
 	g := New(c)
 	var o replay.Order
-	for i := 0; g.Next(&o); i++ {
-		if !o.IssuedAt.Equal(want[i].IssuedAt) || !slices.Equal(o.Names, want[i].Names) {
-			t.Fatalf("order %d: Next gives %v, All gives %v", i, o, want[i])
+	n := 0
+	for ; g.Next(&o); n++ {
+		if n >= len(want) {
+			t.Fatalf("Next gives more orders than All's %d", len(want))
 		}
+		if !o.IssuedAt.Equal(want[n].IssuedAt) || !slices.Equal(o.Names, want[n].Names) {
+			t.Fatalf("order %d: Next gives %v, All gives %v", n, o, want[n])
+		}
+	}
+	if n != c.Orders || len(want) != c.Orders {
+		t.Fatalf("Next gives %d orders, All %d, want %d", n, len(want), c.Orders)
 	}
 }
 
@@ -70,7 +78,9 @@ func TestStreamsAreValidOrders(t *testing.T) {
 	for _, c := range []Config{Adversarial(11, 20000), Realistic(11, 20000), {Seed: 1, Orders: 5000, MaxNames: 100, FullOrders: 0.05, Hosts: 200}} {
 		var n replay.Namer
 		var last time.Time
+		count := 0
 		for i, o := range New(c).All() {
+			count++
 			if o.IssuedAt.Before(last) {
 				t.Fatalf("order %d at %s is before the previous one at %s", i, o.IssuedAt, last)
 			}
@@ -82,6 +92,9 @@ func TestStreamsAreValidOrders(t *testing.T) {
 				t.Fatalf("order %d %q: %v", i, o.Names, err)
 			}
 		}
+		if count != c.Orders {
+			t.Fatalf("the stream has %d orders, want %d", count, c.Orders)
+		}
 	}
 }
 
@@ -92,12 +105,17 @@ type stats struct {
 	topShare                                                                            float64 // share of orders on the busiest 1% of domains
 	maxGap                                                                              time.Duration
 	edgeGaps                                                                            int
+	// Distinct registered domains (DNS), IPv4 addresses, IPv6 /64s and
+	// accounts; the most distinct hosts under one registered domain.
+	domains, ipv4, ipv6Nets, maxHosts int
+	accountIDs                        map[string]bool
 }
 
 func measure(t *testing.T, c Config) stats {
 	t.Helper()
-	var s stats
+	s := stats{accountIDs: map[string]bool{}}
 	var n replay.Namer
+	hosts := map[string]map[string]bool{}
 	seen := map[replay.SetHash]bool{}
 	perDomain := map[string]int{}
 	var last time.Time
@@ -152,7 +170,35 @@ func measure(t *testing.T, c Config) stats {
 		}
 		if o.Account != "" {
 			s.accounts++
+			s.accountIDs[o.Account] = true
 		}
+		for _, name := range p.Names {
+			name = strings.TrimPrefix(name, "*.")
+			for _, d := range p.Domains {
+				if name == d || strings.HasSuffix(name, "."+d) {
+					if hosts[d] == nil {
+						hosts[d] = map[string]bool{}
+					}
+					hosts[d][name] = true
+				}
+			}
+		}
+	}
+	if s.orders != c.Orders {
+		t.Fatalf("the stream has %d orders, want %d", s.orders, c.Orders)
+	}
+	for d := range perDomain {
+		switch {
+		case strings.HasSuffix(d, "/32"):
+			s.ipv4++
+		case strings.Contains(d, ":"):
+			s.ipv6Nets++
+		default:
+			s.domains++
+		}
+	}
+	for _, h := range hosts {
+		s.maxHosts = max(s.maxHosts, len(h))
 	}
 	counts := make([]int, 0, len(perDomain))
 	for _, v := range perDomain {
@@ -209,9 +255,22 @@ var knobCases = []struct {
 	{"LongGap crosses the renewal window and lands on its edge",
 		Config{Seed: 1, Orders: 20000, LongGap: 0.01, Backdate: time.Hour},
 		func(s stats) bool { return s.maxGap > 100*24*time.Hour && s.edgeGaps > 50 }},
-	{"Accounts gives every order an account",
+	{"Accounts gives every order one of Accounts accounts, 1..Accounts",
 		Config{Seed: 1, Orders: 5000, Accounts: 10},
-		func(s stats) bool { return s.accounts == s.orders }},
+		func(s stats) bool {
+			for id := range s.accountIDs {
+				if n, err := strconv.Atoi(id); err != nil || n < 1 || n > 10 {
+					return false
+				}
+			}
+			return s.accounts == s.orders && len(s.accountIDs) == 10
+		}},
+	{"Domains and Hosts bound the registered domains and the hosts under each",
+		Config{Seed: 1, Orders: 50000, Domains: 1000, Hosts: 5},
+		func(s stats) bool { return s.domains == 1000 && s.maxHosts == 5 }},
+	{"IPs bounds the IPv4 addresses and IPv6 /64s",
+		Config{Seed: 1, Orders: 20000, IP: 0.3, IPs: 100},
+		func(s stats) bool { return s.ipv4 == 100 && s.ipv6Nets == 100 }},
 }
 
 func TestKnobs(t *testing.T) {
