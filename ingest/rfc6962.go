@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -32,7 +31,7 @@ type rfcSource struct {
 	batch int64
 
 	issuers sync.Map  // [32]byte fingerprint -> []byte SPKI hash
-	bodies  sync.Pool // *bytes.Buffer for get-entries bodies
+	bodies  sync.Pool // *[]byte for get-entries bodies
 }
 
 // maxPooledBody is the largest get-entries body buffer kept for reuse.
@@ -42,7 +41,7 @@ const maxPooledBody = 8 << 20
 const maxBatch = 1024
 
 func newRFCSource(log *loglist.Log, cfg HTTPConfig, batch int64) (*rfcSource, error) {
-	f, err := newFetcher(log.URL, cfg)
+	f, err := newFetcher(log.URL, log.Description, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -87,12 +86,12 @@ func (s *rfcSource) getEntries(ctx context.Context, start, end int64) ([]ct.Leaf
 	path := fmt.Sprintf("ct/v1/get-entries?start=%d&end=%d", start, end-1)
 	// The body is only read here: decodeGetEntries copies the entries out,
 	// so the buffer goes back to the pool.
-	buf, _ := s.bodies.Get().(*bytes.Buffer)
+	buf, _ := s.bodies.Get().(*[]byte)
 	if buf == nil {
-		buf = new(bytes.Buffer)
+		buf = new([]byte)
 	}
 	defer func() {
-		if buf.Cap() <= maxPooledBody {
+		if cap(*buf) <= maxPooledBody {
 			s.bodies.Put(buf)
 		}
 	}()

@@ -45,7 +45,7 @@ type issuerResult struct {
 }
 
 func newStaticSource(log *loglist.Log, cfg HTTPConfig) (*staticSource, error) {
-	f, err := newFetcher(log.URL, cfg)
+	f, err := newFetcher(log.URL, log.Description, cfg)
 	if err != nil {
 		return nil, err
 	}
