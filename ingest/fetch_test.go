@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -239,3 +240,27 @@ func TestReadCappedDoesNotGrowAnExactBody(t *testing.T) {
 		}
 	}
 }
+
+// A root mismatch from transparency-dev/merkle prints its hashes as Go
+// byte slices ("[12 240 ...]"); errors must show them as base64.
+func TestRootMismatchesPrintHashesAsBase64(t *testing.T) {
+	l := mustSample(t)
+	s := ctlogtest.NewServer(l, 1000)
+	s.Mutate = tamperEntries("start=512")
+	url := startServer(t, s, false)
+	_, err := Run(context.Background(), Config{Log: rfcLog(l, url), Data: t.TempDir(), FileEntries: 256, Workers: 1, HTTP: testHTTP(&fakeClock{})})
+	if err == nil || !strings.Contains(err.Error(), "couldn't verify entries [512, 768)") {
+		t.Fatalf("got %v, want a verification failure", err)
+	}
+	if msg := err.Error(); strings.ContainsAny(msg, "[]\n") && regexpByteSlice.MatchString(msg) || strings.Contains(msg, "\n") {
+		t.Errorf("error prints byte slices or spans lines: %q", msg)
+	}
+	if !regexpBase64Hash.MatchString(err.Error()) {
+		t.Errorf("error %q shows no base64 hash", err)
+	}
+}
+
+var (
+	regexpByteSlice  = regexp.MustCompile(`\[\d+( \d+){8,}\]`)
+	regexpBase64Hash = regexp.MustCompile(`[A-Za-z0-9+/]{43}=`)
+)

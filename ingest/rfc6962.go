@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"sync"
@@ -198,7 +199,7 @@ func (s *rfcSource) issuerKeyHash(der []byte) []byte {
 func (s *rfcSource) prove(ctx context.Context, th treeHead, size int64, root [32]byte) error {
 	if size == th.Size {
 		if root != th.Root {
-			return fmt.Errorf("entries [0, %d) hash to %x, the STH says %x", size, root, th.Root)
+			return fmt.Errorf("entries [0, %d) hash to %s, the STH says %s", size, b64(root[:]), b64(th.Root[:]))
 		}
 		return nil
 	}
@@ -215,7 +216,7 @@ func (s *rfcSource) prove(ctx context.Context, th treeHead, size int64, root [32
 		return fmt.Errorf("couldn't parse %s: %w", path, err)
 	}
 	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, uint64(size), uint64(th.Size), resp.Consistency, root[:], th.Root[:]); err != nil {
-		return fmt.Errorf("entries [0, %d) are not a prefix of the tree of size %d: %w", size, th.Size, err)
+		return fmt.Errorf("entries [0, %d) are not a prefix of the tree of size %d: %w", size, th.Size, readableProofError(err))
 	}
 	return nil
 }
@@ -255,7 +256,7 @@ func (s *rfcSource) frontier(ctx context.Context, th treeHead, size int64) ([][]
 		return nil, fmt.Errorf("couldn't start at %d: the log proves entry %d's leaf at index %d (an identical leaf); choose another --from", size, idx, resp.LeafIndex)
 	}
 	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(idx), uint64(th.Size), leaf, resp.AuditPath, th.Root[:]); err != nil {
-		return nil, fmt.Errorf("couldn't start at %d: the inclusion proof of entry %d does not verify against the signed tree head: %w", size, idx, err)
+		return nil, fmt.Errorf("couldn't start at %d: the inclusion proof of entry %d does not verify against the signed tree head: %w", size, idx, readableProofError(err))
 	}
 	nodes, err := proof.Inclusion(uint64(idx), uint64(th.Size))
 	if err != nil {
@@ -293,4 +294,15 @@ func (s *rfcSource) frontier(ctx context.Context, th treeHead, size int64) ([][]
 		return nil, err
 	}
 	return cr.Hashes(), nil
+}
+
+// readableProofError rewrites transparency-dev/merkle's root mismatch,
+// which prints both hashes as Go byte slices over several lines, into one
+// line with base64 hashes (as log lists and ct-go show them).
+func readableProofError(err error) error {
+	var rm proof.RootMismatchError
+	if errors.As(err, &rm) {
+		return fmt.Errorf("the proof leads to root %s, not %s", b64(rm.CalculatedRoot), b64(rm.ExpectedRoot))
+	}
+	return err
 }

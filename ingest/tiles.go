@@ -225,7 +225,7 @@ func (s *staticSource) hashReader(ctx context.Context, th treeHead) tlog.HashRea
 func (s *staticSource) prove(ctx context.Context, th treeHead, size int64, root [32]byte) error {
 	if size == th.Size {
 		if root != th.Root {
-			return fmt.Errorf("entries [0, %d) hash to %x, the checkpoint says %x", size, root, th.Root)
+			return fmt.Errorf("entries [0, %d) hash to %s, the checkpoint says %s", size, b64(root[:]), b64(th.Root[:]))
 		}
 		return nil
 	}
