@@ -181,7 +181,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	l := cfg.Log
 	dir := EntriesDir(cfg.Data, l)
 	for _, d := range []string{dir, filepath.Join(cfg.Data, "state")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := os.MkdirAll(d, 0o777); err != nil { // the umask decides
 			return nil, fmt.Errorf("couldn't create %s: %w", d, err)
 		}
 	}

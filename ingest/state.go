@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"math/rand/v2"
 	"path/filepath"
+	"strconv"
 	"time"
 )
 
@@ -69,7 +71,7 @@ func saveState(path string, s *State) error {
 		return err
 	}
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".state-*.tmp")
+	f, err := createTemp(dir, ".state-", ".tmp")
 	if err != nil {
 		return fmt.Errorf("couldn't write state: %w", err)
 	}
@@ -93,3 +95,19 @@ func saveState(path string, s *State) error {
 
 // ErrLocked is returned when another ingest holds the log's lock in DATA.
 var ErrLocked = errors.New("another ctlimits ingest is running for this log in this data directory")
+
+// createTemp is os.CreateTemp with mode 0666 before the umask instead of
+// 0600, so that DATA's files are as readable as the user's umask makes
+// any other new file (DuckDB run by another user, a backup job). Like
+// os.CreateTemp it creates exclusively, never through a symbolic link.
+func createTemp(dir, prefix, suffix string) (*os.File, error) {
+	for range 100 {
+		name := filepath.Join(dir, prefix+strconv.FormatUint(rand.Uint64(), 36)+suffix)
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		return f, err
+	}
+	return nil, fmt.Errorf("couldn't create a temporary file in %s: too many collisions", dir)
+}
