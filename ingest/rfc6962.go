@@ -64,19 +64,28 @@ func (s *rfcSource) latest(ctx context.Context) (treeHead, error) {
 	if err != nil {
 		return treeHead{}, err
 	}
+	th, err := s.parseHead(b)
+	if err != nil {
+		return treeHead{}, fmt.Errorf("couldn't verify get-sth of %s: %w", s.log.Description, err)
+	}
+	return th, nil
+}
+
+// parseHead parses and verifies a get-sth response.
+func (s *rfcSource) parseHead(b []byte) (treeHead, error) {
 	var resp ct.GetSTHResponse
 	if err := json.Unmarshal(b, &resp); err != nil {
-		return treeHead{}, fmt.Errorf("couldn't parse get-sth of %s: %w", s.log.Description, err)
+		return treeHead{}, fmt.Errorf("couldn't parse: %w", err)
 	}
 	sth, err := resp.ToSignedTreeHead()
 	if err != nil {
-		return treeHead{}, fmt.Errorf("couldn't parse get-sth of %s: %w", s.log.Description, err)
+		return treeHead{}, fmt.Errorf("couldn't parse: %w", err)
 	}
 	if err := s.verifier.VerifySTHSignature(*sth); err != nil {
-		return treeHead{}, fmt.Errorf("couldn't verify get-sth of %s: %w", s.log.Description, err)
+		return treeHead{}, fmt.Errorf("signature: %w", err)
 	}
-	if sth.TreeSize > 1<<62 {
-		return treeHead{}, fmt.Errorf("get-sth of %s: absurd tree size %d", s.log.Description, sth.TreeSize)
+	if sth.TreeSize > maxTreeSize {
+		return treeHead{}, fmt.Errorf("absurd tree size %d", sth.TreeSize)
 	}
 	return treeHead{Size: int64(sth.TreeSize), Root: sth.SHA256RootHash, Timestamp: sth.Timestamp, Raw: string(b)}, nil
 }

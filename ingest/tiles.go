@@ -78,11 +78,15 @@ func (s *staticSource) latest(ctx context.Context) (treeHead, error) {
 	if err != nil {
 		return treeHead{}, err
 	}
-	th, err := parseCheckpoint(b, s.verifier, s.log.Origin())
+	th, err := s.parseHead(b)
 	if err != nil {
 		return treeHead{}, fmt.Errorf("couldn't verify checkpoint of %s: %w", s.log.Description, err)
 	}
 	return th, nil
+}
+
+func (s *staticSource) parseHead(b []byte) (treeHead, error) {
+	return parseCheckpoint(b, s.verifier, s.log.Origin())
 }
 
 // parseCheckpoint opens a signed checkpoint: the log's RFC 6962 note
@@ -100,7 +104,7 @@ func parseCheckpoint(b []byte, v note.Verifier, origin string) (treeHead, error)
 		return treeHead{}, fmt.Errorf("checkpoint origin %q, want %q", lines[0], origin)
 	}
 	size, err := strconv.ParseInt(lines[1], 10, 64)
-	if err != nil || size < 0 {
+	if err != nil || size < 0 || size > maxTreeSize {
 		return treeHead{}, fmt.Errorf("bad tree size %q", lines[1])
 	}
 	root, err := base64.StdEncoding.DecodeString(lines[2])
