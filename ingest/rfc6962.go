@@ -31,7 +31,7 @@ type rfcSource struct {
 	// aligned to it because servers that cap batches also align them.
 	batch int64
 
-	issuers sync.Map  // [32]byte fingerprint -> []byte SPKI hash
+	issuers sync.Map  // [32]byte fingerprint -> *issuerCert
 	bodies  sync.Pool // *[]byte for get-entries bodies
 }
 
@@ -181,7 +181,7 @@ func (s *rfcSource) fetch(ctx context.Context, j job, _ treeHead) ([]entry, erro
 			e := entry{index: i}
 			decodeMerkleLeaf(le.LeafInput, le.ExtraData, &e)
 			if e.typ == x509Entry && e.chain0 != nil && e.decodeErr == nil {
-				e.issuerKeyHash = s.issuerKeyHash(e.chain0)
+				e.issuer = s.issuerCert(e.chain0)
 			}
 			out = append(out, e)
 			i++
@@ -190,19 +190,20 @@ func (s *rfcSource) fetch(ctx context.Context, j job, _ treeHead) ([]entry, erro
 	return out, nil
 }
 
-// issuerKeyHash hashes the issuer's SPKI, caching by certificate
-// fingerprint: a log has few issuers and many entries.
-func (s *rfcSource) issuerKeyHash(der []byte) []byte {
+// issuerCert parses an x509 entry's first chain certificate, caching by
+// fingerprint: a log has few issuers and many entries. Nil if it does not
+// parse (the entry's issuer key hash is then unknown).
+func (s *rfcSource) issuerCert(der []byte) *issuerCert {
 	fp := sha256.Sum256(der)
-	if h, ok := s.issuers.Load(fp); ok {
-		return h.([]byte)
+	if is, ok := s.issuers.Load(fp); ok {
+		return is.(*issuerCert)
 	}
-	h, err := spkiHash(der)
+	is, err := newIssuerCert(der)
 	if err != nil {
 		return nil
 	}
-	s.issuers.Store(fp, h)
-	return h
+	s.issuers.Store(fp, is)
+	return is
 }
 
 func (s *rfcSource) prove(ctx context.Context, th treeHead, size int64, root [32]byte) error {

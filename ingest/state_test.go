@@ -50,6 +50,7 @@ func TestACorruptStateFileIsNamedNotBlamedOnTheLog(t *testing.T) {
 		{name: "another log", static: true, damage: func(st map[string]any) { st["log_id"] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			s := ctlogtest.NewServer(l, 1000)
 			url := startServer(t, s, tt.static)
 			lg := staticLog(l, url)

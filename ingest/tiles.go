@@ -40,7 +40,7 @@ type staticSource struct {
 
 type issuerResult struct {
 	once sync.Once
-	hash []byte
+	cert *issuerCert
 	err  error
 }
 
@@ -151,7 +151,7 @@ func (s *staticSource) fetch(ctx context.Context, j job, th treeHead) ([]entry, 
 		}
 		e.index = i
 		if e.typ == x509Entry && e.chain0 != nil {
-			if e.issuerKeyHash, err = s.issuerKeyHash(ctx, e.chain0); err != nil {
+			if e.issuer, err = s.issuerCert(ctx, e.chain0); err != nil {
 				return nil, fmt.Errorf("entry %d: %w", i, err)
 			}
 		}
@@ -183,7 +183,9 @@ func (s *staticSource) readTile(ctx context.Context, t tlog.Tile) ([]byte, error
 	return b[:t.W*tlog.HashSize], nil
 }
 
-func (s *staticSource) issuerKeyHash(ctx context.Context, fp []byte) ([]byte, error) {
+// issuerCert fetches the issuer certificate with fingerprint fp, once per
+// fingerprint.
+func (s *staticSource) issuerCert(ctx context.Context, fp []byte) (*issuerCert, error) {
 	var key [32]byte
 	copy(key[:], fp)
 	s.mu.Lock()
@@ -204,7 +206,10 @@ func (s *staticSource) issuerKeyHash(ctx context.Context, fp []byte) ([]byte, er
 			r.err = fmt.Errorf("couldn't use %s: content does not hash to its fingerprint", path)
 			return
 		}
-		r.hash, r.err = spkiHash(der)
+		r.cert, r.err = newIssuerCert(der)
+		if r.err != nil {
+			r.err = fmt.Errorf("%s: %w", path, r.err)
+		}
 	})
 	if r.err != nil {
 		// Forget failures, so a later entry can try again after a
@@ -215,7 +220,7 @@ func (s *staticSource) issuerKeyHash(ctx context.Context, fp []byte) ([]byte, er
 		}
 		s.mu.Unlock()
 	}
-	return r.hash, r.err
+	return r.cert, r.err
 }
 
 // hashReader returns a tlog.HashReader over this log's hash tiles that
