@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -35,9 +36,12 @@ type HTTPConfig struct {
 	Contact string
 	// Timeout bounds one attempt, headers and body. Optional; default 60s.
 	Timeout time.Duration
-	// MaxResponseBytes caps one response body after decompression, so a
-	// misbehaving server cannot exhaust memory. Optional; default 64 MiB
-	// (a full data tile of 256 large certificates is under 2 MiB).
+	// MaxResponseBytes caps the bulk responses, a data tile or a
+	// get-entries body, after decompression, so a misbehaving server cannot
+	// exhaust memory. Optional; default 8 MiB (a full data tile of 256
+	// large certificates is under 2 MiB). The small responses have fixed
+	// caps (see responseKinds): a checkpoint, get-sth, an issuer
+	// certificate or a proof 64 KiB, a hash tile 8 KiB.
 	MaxResponseBytes int64
 	// MaxRetries is how many times a failed attempt (429, 5xx, transport
 	// error, truncated body) is retried before giving up. Optional;
@@ -58,6 +62,17 @@ type HTTPConfig struct {
 	Rand func() float64
 	// OnRetry, if set, is called before each retry wait (for progress).
 	OnRetry func(path string, attempt int, wait time.Duration, err error)
+	// MaxWait caps any single wait, a backoff or a Retry-After. A server
+	// that asks for longer gets a clear error instead of an ingest that
+	// sleeps for hours. Optional; default 5 minutes.
+	MaxWait time.Duration
+	// LongWait is how long a wait must be for Notice to hear of it.
+	// Optional; default 30s.
+	LongWait time.Duration
+	// Notice receives messages a user must see even when progress output
+	// is off: waits longer than LongWait. Optional; default a line on
+	// os.Stderr.
+	Notice func(msg string)
 }
 
 func (c HTTPConfig) withDefaults() HTTPConfig {
@@ -81,8 +96,17 @@ func (c HTTPConfig) withDefaults() HTTPConfig {
 	if c.Timeout == 0 {
 		c.Timeout = 60 * time.Second
 	}
-	if c.MaxResponseBytes == 0 {
-		c.MaxResponseBytes = 64 << 20
+	if c.MaxResponseBytes <= 0 {
+		c.MaxResponseBytes = 8 << 20
+	}
+	if c.MaxWait <= 0 {
+		c.MaxWait = 5 * time.Minute
+	}
+	if c.LongWait <= 0 {
+		c.LongWait = 30 * time.Second
+	}
+	if c.Notice == nil {
+		c.Notice = func(msg string) { fmt.Fprintln(os.Stderr, msg) }
 	}
 	if c.MaxRetries == 0 {
 		c.MaxRetries = 8
@@ -126,6 +150,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // retries and a log-wide pause after Retry-After.
 type fetcher struct {
 	base    *url.URL
+	name    string // the log, for notices
 	cfg     HTTPConfig
 	retries atomic.Int64
 
@@ -133,7 +158,7 @@ type fetcher struct {
 	pauseUntil time.Time
 }
 
-func newFetcher(base string, cfg HTTPConfig) (*fetcher, error) {
+func newFetcher(base, name string, cfg HTTPConfig) (*fetcher, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't parse log URL %q: %w", base, err)
@@ -141,7 +166,56 @@ func newFetcher(base string, cfg HTTPConfig) (*fetcher, error) {
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"
 	}
-	return &fetcher{base: u, cfg: cfg.withDefaults()}, nil
+	return &fetcher{base: u, name: name, cfg: cfg.withDefaults()}, nil
+}
+
+// responseKind names what a path returns and caps its size. The caps are
+// a few times the largest legitimate answer, so that a hostile or broken
+// server costs at most that much memory per request in flight.
+type responseKind struct {
+	what  string
+	limit int64 // 0: HTTPConfig.MaxResponseBytes
+}
+
+// Fixed caps for the small responses.
+const (
+	// A checkpoint is three lines and a few signatures; get-sth is a
+	// small JSON object; a proof is at most 64 hashes.
+	smallResponseLimit = 64 << 10
+	// A hash tile is at most 256 hashes of 32 bytes.
+	hashTileLimit = tileWidth * 32
+	// An issuer certificate is a few KiB; the largest in CT are ~10 KiB.
+	issuerLimit = 64 << 10
+)
+
+var responseKinds = []struct {
+	prefix string
+	kind   responseKind
+}{
+	{"checkpoint", responseKind{"a checkpoint", smallResponseLimit}},
+	{"tile/data/", responseKind{"a data tile", 0}},
+	{"tile/", responseKind{"a hash tile", hashTileLimit}},
+	{"issuer/", responseKind{"an issuer certificate", issuerLimit}},
+	{"ct/v1/get-entries", responseKind{"a get-entries response", 0}},
+	{"ct/v1/get-sth-consistency", responseKind{"a consistency proof", smallResponseLimit}},
+	{"ct/v1/get-sth", responseKind{"a get-sth response", smallResponseLimit}},
+	{"ct/v1/get-proof-by-hash", responseKind{"an inclusion proof", smallResponseLimit}},
+}
+
+// kindOf returns what path is and its size cap; unknown paths get the
+// bulk cap.
+func (f *fetcher) kindOf(path string) responseKind {
+	k := responseKind{"a response", 0}
+	for _, rk := range responseKinds {
+		if strings.HasPrefix(path, rk.prefix) {
+			k = rk.kind
+			break
+		}
+	}
+	if k.limit == 0 {
+		k.limit = f.cfg.MaxResponseBytes
+	}
+	return k
 }
 
 // statusError is a non-2xx answer.
@@ -177,15 +251,17 @@ func (f *fetcher) get(ctx context.Context, path string) ([]byte, error) {
 	return f.getInto(ctx, path, nil)
 }
 
-// getInto is get reading the body into buf (reset first; nil means a new
-// one): the result aliases buf, so a caller that copies what it needs can
-// reuse buf for the next request.
-func (f *fetcher) getInto(ctx context.Context, path string, buf *bytes.Buffer) ([]byte, error) {
+// getInto is get reading the body into *buf (nil means a new buffer): the
+// result aliases *buf, which is left holding the (possibly grown) buffer,
+// so a caller that copies what it needs can reuse it for the next request.
+func (f *fetcher) getInto(ctx context.Context, path string, buf *[]byte) ([]byte, error) {
 	var lastErr error
+	attempts := 0
 	for attempt := 0; ; attempt++ {
 		if err := f.waitPause(ctx); err != nil {
 			return nil, err
 		}
+		attempts++
 		b, err := f.once(ctx, path, buf)
 		if err == nil {
 			return b, nil
@@ -200,6 +276,10 @@ func (f *fetcher) getInto(ctx context.Context, path string, buf *bytes.Buffer) (
 		wait := f.backoff(attempt)
 		var se *statusError
 		if errors.As(err, &se) && se.RetryAfter > 0 {
+			if se.RetryAfter > f.cfg.MaxWait {
+				return nil, fmt.Errorf("couldn't fetch %s: %s asked to retry after %s; more than --max-wait %s: %w",
+					path, f.name, se.RetryAfter, f.cfg.MaxWait, err)
+			}
 			if se.RetryAfter > wait {
 				wait = se.RetryAfter
 			}
@@ -209,21 +289,36 @@ func (f *fetcher) getInto(ctx context.Context, path string, buf *bytes.Buffer) (
 		if f.cfg.OnRetry != nil {
 			f.cfg.OnRetry(path, attempt+1, wait, err)
 		}
+		if wait > f.cfg.LongWait {
+			// Said even under --quiet: a silent ingest that sits for
+			// minutes looks hung.
+			f.cfg.Notice(fmt.Sprintf("ingest %s: %s: waiting %s before retry %d (%v)", f.name, path, wait.Round(time.Second), attempt+1, err))
+		}
 		if err := f.cfg.Sleep(ctx, wait); err != nil {
 			return nil, err
 		}
 	}
 	if retryable(lastErr) {
-		return nil, fmt.Errorf("couldn't fetch %s after %d attempts: %w", path, f.cfg.MaxRetries+1, lastErr)
+		return nil, fmt.Errorf("couldn't fetch %s after %s: %w", path, plural(attempts, "attempt"), lastErr)
 	}
 	return nil, fmt.Errorf("couldn't fetch %s: %w", path, lastErr)
 }
 
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// backoff is the wait before retry attempt+1: full jitter over an
+// exponential window, never more than MaxBackoff or MaxWait.
 func (f *fetcher) backoff(attempt int) time.Duration {
 	d := f.cfg.BaseBackoff << min(attempt, 30)
 	if d <= 0 || d > f.cfg.MaxBackoff {
 		d = f.cfg.MaxBackoff
 	}
+	d = min(d, f.cfg.MaxWait)
 	return time.Duration(f.cfg.Rand() * float64(d))
 }
 
@@ -242,19 +337,20 @@ func (f *fetcher) waitPause(ctx context.Context) error {
 	d := f.pauseUntil.Sub(f.cfg.Now())
 	f.mu.Unlock()
 	if d > 0 {
-		return f.cfg.Sleep(ctx, d)
+		return f.cfg.Sleep(ctx, min(d, f.cfg.MaxWait))
 	}
 	return ctx.Err()
 }
 
-func (f *fetcher) once(ctx context.Context, path string, buf *bytes.Buffer) ([]byte, error) {
+func (f *fetcher) once(ctx context.Context, path string, buf *[]byte) ([]byte, error) {
 	ref, err := url.Parse(path)
 	if err != nil {
 		return nil, err
 	}
 	u := f.base.ResolveReference(ref)
+	k := f.kindOf(path)
 	if u.Scheme == "file" {
-		return f.readFile(filepath.FromSlash(u.Path))
+		return f.readFile(filepath.FromSlash(u.Path), k)
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
 	defer cancel()
@@ -282,41 +378,76 @@ func (f *fetcher) once(ctx context.Context, path string, buf *bytes.Buffer) ([]b
 		return nil, se
 	}
 	var body io.Reader = resp.Body
+	hint := resp.ContentLength
 	if strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
 		zr, err := gzip.NewReader(resp.Body)
 		if err != nil {
 			return nil, fmt.Errorf("couldn't read gzip body: %w", err)
 		}
-		body = zr
+		body, hint = zr, 0 // the length is the compressed one
 	}
-	return f.readCapped(body, resp.ContentLength, buf)
+	return readCapped(body, hint, k, buf)
 }
 
-// readCapped reads r into buf (or a new buffer if nil) up to the response
-// size cap.
-func (f *fetcher) readCapped(r io.Reader, sizeHint int64, buf *bytes.Buffer) ([]byte, error) {
-	if buf == nil {
-		buf = new(bytes.Buffer)
+// readCapped reads r into *buf (or a new buffer if buf is nil) and fails
+// once it holds more than k.limit bytes. The buffer starts at the size
+// hint (a Content-Length) or 64 KiB and doubles, but never past the limit,
+// so a body that never ends costs under twice the limit, and a body whose
+// Content-Length is over the limit is refused unread.
+func readCapped(r io.Reader, hint int64, k responseKind, buf *[]byte) ([]byte, error) {
+	if hint > k.limit {
+		return nil, fmt.Errorf("%w: %s of %d bytes, over the %s cap", errTooLarge, k.what, hint, humanBytes(k.limit))
 	}
-	buf.Reset()
-	if sizeHint > 0 && sizeHint <= f.cfg.MaxResponseBytes {
-		// ReadFrom wants MinRead bytes free before it sees EOF: without
-		// the margin an exact hint still doubles the buffer at the end.
-		buf.Grow(int(sizeHint) + bytes.MinRead)
+	var b []byte
+	if buf != nil {
+		b = (*buf)[:0]
 	}
-	n, err := buf.ReadFrom(io.LimitReader(r, f.cfg.MaxResponseBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("couldn't read body after %d bytes: %w", n, err)
+	want := int64(64 << 10)
+	if hint > 0 {
+		want = hint
 	}
-	if n > f.cfg.MaxResponseBytes {
-		return nil, fmt.Errorf("%w: over %d bytes", errTooLarge, f.cfg.MaxResponseBytes)
+	want = min(want, k.limit)
+	if int64(cap(b)) < want {
+		b = make([]byte, 0, want)
 	}
-	return buf.Bytes(), nil
+	for {
+		if len(b) == cap(b) {
+			// Probe before growing: a body that fits exactly (the usual
+			// case with a Content-Length) must not double the buffer.
+			var one [1]byte
+			n, err := io.ReadFull(r, one[:])
+			if n == 0 {
+				if err == io.EOF {
+					break
+				}
+				return nil, fmt.Errorf("couldn't read body after %d bytes: %w", len(b), err)
+			}
+			if int64(len(b)) >= k.limit {
+				return nil, fmt.Errorf("%w: more than %s for %s", errTooLarge, humanBytes(k.limit), k.what)
+			}
+			nb := make([]byte, len(b), min(max(2*int64(cap(b)), 512), k.limit))
+			copy(nb, b)
+			b = append(nb, one[0])
+			continue
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read body after %d bytes: %w", len(b), err)
+		}
+	}
+	if buf != nil {
+		*buf = b
+	}
+	return b, nil
 }
 
 // readFile serves file:// logs. Tiles in archives are often stored gzipped,
 // so a gzip magic number is decoded transparently.
-func (f *fetcher) readFile(name string) ([]byte, error) {
+func (f *fetcher) readFile(name string, k responseKind) ([]byte, error) {
 	fh, err := os.Open(name)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", name, errNotFound)
@@ -329,33 +460,44 @@ func (f *fetcher) readFile(name string) ([]byte, error) {
 	if fi, err := fh.Stat(); err == nil && fi.Mode().IsRegular() {
 		size = fi.Size()
 	}
-	b, err := f.readCapped(fh, size, nil)
+	b, err := readCapped(fh, size, k, nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if len(b) > 2 && b[0] == 0x1f && b[1] == 0x8b {
 		zr, err := gzip.NewReader(bytes.NewReader(b))
 		if err != nil {
 			return nil, fmt.Errorf("couldn't read gzip file %s: %w", name, err)
 		}
-		return f.readCapped(zr, 0, nil)
+		if b, err = readCapped(zr, 0, k, nil); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
 	}
 	return b, nil
 }
 
+// maxRetryAfter stands for any Retry-After too large for a time.Duration
+// (about 292 years): it is over every MaxWait, which is all that matters.
+const maxRetryAfter = time.Duration(math.MaxInt64)
+
 // parseRetryAfter reads delay-seconds or an HTTP date (RFC 9110 10.2.3).
+// Anything else, negative numbers and dates in the past are no wait at
+// all (the backoff still applies); numbers too large for a Duration are
+// maxRetryAfter rather than a wrapped-around negative.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s < 0 {
-			return 0
+	if strings.Trim(v, "0123456789") == "" {
+		s, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || s > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter // only a range error is possible here
 		}
 		return time.Duration(s) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
+		// Sub saturates instead of overflowing.
 		if d := t.Sub(now); d > 0 {
 			return d
 		}

@@ -51,10 +51,17 @@ type fakeClock struct {
 	waits []time.Duration
 }
 
+// clockStart is when a fakeClock starts: a present-day instant, so that
+// HTTP dates in Retry-After headers are in the past as they would be.
+var clockStart = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
 func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.waits = append(c.waits, d)
+	if c.now.IsZero() {
+		c.now = clockStart
+	}
 	c.now = c.now.Add(d)
 	return ctx.Err()
 }
@@ -62,6 +69,9 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.now.IsZero() {
+		c.now = clockStart
+	}
 	return c.now
 }
 

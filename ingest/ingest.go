@@ -134,6 +134,8 @@ type job struct{ start, end int64 }
 // source is one log protocol.
 type source interface {
 	latest(ctx context.Context) (treeHead, error)
+	// parseHead verifies a tree head as latest served it (treeHead.Raw).
+	parseHead(raw []byte) (treeHead, error)
 	jobs(start, end int64) []job
 	fetch(ctx context.Context, j job, th treeHead) ([]entry, error)
 	// prove checks that root is the hash of the first size entries of th.
@@ -181,7 +183,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	l := cfg.Log
 	dir := EntriesDir(cfg.Data, l)
 	for _, d := range []string{dir, filepath.Join(cfg.Data, "state")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := os.MkdirAll(d, 0o777); err != nil { // the umask decides
 			return nil, fmt.Errorf("couldn't create %s: %w", d, err)
 		}
 	}
@@ -218,11 +220,12 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	var cr *compact.Range
 	rf := &compact.RangeFactory{Hash: hasher.HashChildren}
 	if st != nil {
-		if st.LogID != l.ID() {
-			return nil, fmt.Errorf("state %s is for log %s, not %s", spath, st.LogID, l.ID())
+		if err := checkState(spath, st, l, src); err != nil {
+			return nil, err
 		}
 		// The new head must extend the one we verified against before;
-		// anything else is a log that rewrote history.
+		// anything else is a log that rewrote history (the old head's
+		// signature was checked just now, so it is the log's word).
 		if th.Size < st.TreeSize {
 			return nil, fmt.Errorf("log %s shrank: its tree head has size %d, DATA was verified at size %d", l.Description, th.Size, st.TreeSize)
 		}
@@ -235,8 +238,21 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 			return nil, fmt.Errorf("DATA holds entries [%d, %d) of %s; --from %d would leave a gap or re-read entries: use another --data directory for another range",
 				st.Start, st.Position, l.Description, cfg.From)
 		}
-		if cr, err = rf.NewRange(0, uint64(st.Position), st.Frontier); err != nil {
-			return nil, fmt.Errorf("state %s has a bad frontier: %w", spath, err)
+		if cr, err = st.frontierRange(); err != nil {
+			return nil, badStateError(spath, "%v", err)
+		}
+		// At the tree size parseState checked the frontier against the
+		// signed root. Short of it, prove it in the new head, which the
+		// old one was just proven consistent with: a failure here is
+		// the state file's, not the log's.
+		if st.Position > 0 && st.Position < st.TreeSize {
+			root, err := st.frontierRoot()
+			if err == nil {
+				err = src.prove(ctx, th, st.Position, root)
+			}
+			if err != nil {
+				return nil, badStateError(spath, "its frontier at position %d is not part of the log's tree: %v", st.Position, err)
+			}
 		}
 	} else {
 		if cfg.From > th.Size {

@@ -507,14 +507,20 @@ func TestAStateFromAnotherHistoryIsRefused(t *testing.T) {
 	l := mustSample(t)
 	url := startServer(t, ctlogtest.NewServer(l, 1000), true)
 	data := t.TempDir()
-	cfg := Config{Log: staticLog(l, url), Data: data}
+	cfg := Config{Log: staticLog(l, url), Data: data, To: 512, FileEntries: 256}
 	if _, err := Run(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
+	// The log signed another root for the same size before: the state is
+	// sound (a validly signed head), the log equivocated.
 	sp := statePath(data, cfg.Log.DirName())
 	st, _ := loadState(sp)
 	st.RootHash[0] ^= 1
+	var root [32]byte
+	copy(root[:], st.RootHash)
+	st.TreeHead = string(ctlogtest.SignedCheckpoint(l.Key, l.Origin, st.TreeSize, root, l.Time))
 	saveState(sp, st)
+	cfg.To = 0
 	_, err := Run(context.Background(), cfg)
 	if err == nil || !strings.Contains(err.Error(), "not consistent") {
 		t.Fatalf("got %v, want a consistency error", err)

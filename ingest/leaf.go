@@ -30,10 +30,13 @@ type entry struct {
 	// der is the X.509 certificate for x509 entries and the TBSCertificate
 	// for precert entries: exactly what the leaf hash covers.
 	der []byte
-	// issuerKeyHash is SHA-256 of the issuer's SubjectPublicKeyInfo: in the
-	// leaf for precerts, looked up from the chain for x509 entries. Nil when
-	// unknown.
+	// issuerKeyHash is SHA-256 of the issuer's SubjectPublicKeyInfo, for
+	// precerts, whose leaf (so the Merkle tree) carries it.
 	issuerKeyHash []byte
+	// issuer is the first chain certificate of an x509 entry, if any. The
+	// chain is outside the Merkle leaf, so it is only believed if its key
+	// signed the leaf certificate (see parser.parse).
+	issuer *issuerCert
 	// chain0 identifies the first chain element: its SHA-256 fingerprint in
 	// static logs, its DER in RFC 6962 logs. Only x509 entries use it.
 	chain0 []byte
@@ -178,7 +181,11 @@ func parseEntry(e *entry) Row {
 	return p.parse(e)
 }
 
-// parse turns a decoded entry into a row.
+// parse turns a decoded entry into a row. A precert's issuer key hash is
+// the one its leaf carries; an x509 entry's is its first chain
+// certificate's, and only if that certificate's key signed the entry's
+// certificate (otherwise nothing binds the chain to the leaf, and the
+// column is null).
 func (p *parser) parse(e *entry) Row {
 	r := Row{Index: e.index, LoggedAt: int64(e.timestamp), Precert: e.typ == precertEntry,
 		LeafHash: e.leafHash, IssuerKeyHash: e.issuerKeyHash}
@@ -190,8 +197,52 @@ func (p *parser) parse(e *entry) Row {
 		return r
 	}
 	c := parseWithCTGo(e)
-	c.Index, c.LoggedAt, c.LeafHash, c.IssuerKeyHash = r.Index, r.LoggedAt, r.LeafHash, r.IssuerKeyHash
+	c.Index, c.LoggedAt, c.LeafHash = r.Index, r.LoggedAt, r.LeafHash
+	if c.Precert {
+		c.IssuerKeyHash = r.IssuerKeyHash
+	}
 	return c
+}
+
+// issuerCert is an x509 entry's first chain certificate, parsed once per
+// log for all the entries it claims to have issued.
+type issuerCert struct {
+	keyHash []byte               // SHA-256 of its SubjectPublicKeyInfo
+	std     *stdx509.Certificate // nil if the standard library refuses it
+	ct      *ctx509.Certificate
+}
+
+func newIssuerCert(der []byte) (*issuerCert, error) {
+	c, err := ctx509.ParseCertificate(der)
+	if c == nil || ctx509.IsFatal(err) {
+		if err == nil {
+			err = errors.New("no certificate")
+		}
+		return nil, fmt.Errorf("couldn't parse issuer certificate: %w", err)
+	}
+	h := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+	is := &issuerCert{keyHash: h[:], ct: c}
+	is.std, _ = stdx509.ParseCertificate(der)
+	return is, nil
+}
+
+// signedStd reports whether is's key signed leaf (parsed by the standard
+// library). Signature checks allow SHA-1, which CT's older entries use:
+// the question is who signed, not whether the signature is still strong.
+func (is *issuerCert) signedStd(leaf *stdx509.Certificate) bool {
+	if is.std == nil {
+		return is.signedCT(leaf.Raw)
+	}
+	return is.std.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) == nil
+}
+
+// signedCT is signedStd for a leaf only ct-go's parser accepts.
+func (is *issuerCert) signedCT(der []byte) bool {
+	c, err := ctx509.ParseCertificate(der)
+	if c == nil || ctx509.IsFatal(err) {
+		return false
+	}
+	return is.ct.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
 // parseWithCTGo fills the certificate columns with ct-go's parser.
@@ -210,6 +261,9 @@ func parseWithCTGo(e *entry) Row {
 		}
 		r.ParseError = err.Error()
 		return r
+	}
+	if !r.Precert && e.issuer != nil && e.issuer.ct.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil {
+		r.IssuerKeyHash = e.issuer.keyHash
 	}
 	r.Issuer = c.Issuer.String()
 	r.Serial = serialHex(c.SerialNumber)
@@ -249,17 +303,6 @@ func serialHex(n *big.Int) string {
 	return string(hex.AppendEncode(out, b))
 }
 
-// spkiHash is SHA-256 of a certificate's SubjectPublicKeyInfo, the value
-// RFC 6962 calls issuer_key_hash.
-func spkiHash(der []byte) ([]byte, error) {
-	c, err := ctx509.ParseCertificate(der)
-	if c == nil || ctx509.IsFatal(err) {
-		return nil, fmt.Errorf("couldn't parse issuer certificate: %w", err)
-	}
-	h := sha256.Sum256(c.RawSubjectPublicKeyInfo)
-	return h[:], nil
-}
-
 // fastParse fills r with the standard library's X.509 parser, which is
 // several times faster than ct-go's reflection-based one, and reports
 // whether it could. Anything it refuses (lax encodings, negative serials,
@@ -286,6 +329,12 @@ func (p *parser) fastParse(r *Row, e *entry) bool {
 	c, err := stdx509.ParseCertificate(der)
 	if err != nil {
 		return false
+	}
+	if !r.Precert {
+		r.IssuerKeyHash = nil
+		if e.issuer != nil && e.issuer.signedStd(c) {
+			r.IssuerKeyHash = e.issuer.keyHash
+		}
 	}
 	r.Issuer = p.issuerString(c)
 	r.Serial = serialHex(c.SerialNumber)

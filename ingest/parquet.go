@@ -80,7 +80,7 @@ type fileWriter struct {
 }
 
 func newFileWriter(dir, logID string) (*fileWriter, error) {
-	f, err := os.CreateTemp(dir, ".entries-*.parquet.tmp")
+	f, err := createTemp(dir, ".entries-", ".parquet.tmp")
 	if err != nil {
 		return nil, fmt.Errorf("couldn't create temporary file in %s: %w", dir, err)
 	}

@@ -75,7 +75,7 @@ func BenchmarkPhysicalEncodeRow(b *testing.B) {
 		e := entry{index: int64(i)}
 		decodeMerkleLeaf(le.LeafInput, le.ExtraData, &e)
 		if e.typ == x509Entry && e.chain0 != nil && e.decodeErr == nil {
-			e.issuerKeyHash, _ = spkiHash(e.chain0)
+			e.issuer, _ = newIssuerCert(e.chain0)
 		}
 		rows[i] = p.parse(&e)
 	}

@@ -1,12 +1,12 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"sync"
@@ -31,8 +31,8 @@ type rfcSource struct {
 	// aligned to it because servers that cap batches also align them.
 	batch int64
 
-	issuers sync.Map  // [32]byte fingerprint -> []byte SPKI hash
-	bodies  sync.Pool // *bytes.Buffer for get-entries bodies
+	issuers sync.Map  // [32]byte fingerprint -> *issuerCert
+	bodies  sync.Pool // *[]byte for get-entries bodies
 }
 
 // maxPooledBody is the largest get-entries body buffer kept for reuse.
@@ -42,7 +42,7 @@ const maxPooledBody = 8 << 20
 const maxBatch = 1024
 
 func newRFCSource(log *loglist.Log, cfg HTTPConfig, batch int64) (*rfcSource, error) {
-	f, err := newFetcher(log.URL, cfg)
+	f, err := newFetcher(log.URL, log.Description, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -64,19 +64,28 @@ func (s *rfcSource) latest(ctx context.Context) (treeHead, error) {
 	if err != nil {
 		return treeHead{}, err
 	}
+	th, err := s.parseHead(b)
+	if err != nil {
+		return treeHead{}, fmt.Errorf("couldn't verify get-sth of %s: %w", s.log.Description, err)
+	}
+	return th, nil
+}
+
+// parseHead parses and verifies a get-sth response.
+func (s *rfcSource) parseHead(b []byte) (treeHead, error) {
 	var resp ct.GetSTHResponse
 	if err := json.Unmarshal(b, &resp); err != nil {
-		return treeHead{}, fmt.Errorf("couldn't parse get-sth of %s: %w", s.log.Description, err)
+		return treeHead{}, fmt.Errorf("couldn't parse: %w", err)
 	}
 	sth, err := resp.ToSignedTreeHead()
 	if err != nil {
-		return treeHead{}, fmt.Errorf("couldn't parse get-sth of %s: %w", s.log.Description, err)
+		return treeHead{}, fmt.Errorf("couldn't parse: %w", err)
 	}
 	if err := s.verifier.VerifySTHSignature(*sth); err != nil {
-		return treeHead{}, fmt.Errorf("couldn't verify get-sth of %s: %w", s.log.Description, err)
+		return treeHead{}, fmt.Errorf("signature: %w", err)
 	}
-	if sth.TreeSize > 1<<62 {
-		return treeHead{}, fmt.Errorf("get-sth of %s: absurd tree size %d", s.log.Description, sth.TreeSize)
+	if sth.TreeSize > maxTreeSize {
+		return treeHead{}, fmt.Errorf("absurd tree size %d", sth.TreeSize)
 	}
 	return treeHead{Size: int64(sth.TreeSize), Root: sth.SHA256RootHash, Timestamp: sth.Timestamp, Raw: string(b)}, nil
 }
@@ -87,12 +96,12 @@ func (s *rfcSource) getEntries(ctx context.Context, start, end int64) ([]ct.Leaf
 	path := fmt.Sprintf("ct/v1/get-entries?start=%d&end=%d", start, end-1)
 	// The body is only read here: decodeGetEntries copies the entries out,
 	// so the buffer goes back to the pool.
-	buf, _ := s.bodies.Get().(*bytes.Buffer)
+	buf, _ := s.bodies.Get().(*[]byte)
 	if buf == nil {
-		buf = new(bytes.Buffer)
+		buf = new([]byte)
 	}
 	defer func() {
-		if buf.Cap() <= maxPooledBody {
+		if cap(*buf) <= maxPooledBody {
 			s.bodies.Put(buf)
 		}
 	}()
@@ -172,7 +181,7 @@ func (s *rfcSource) fetch(ctx context.Context, j job, _ treeHead) ([]entry, erro
 			e := entry{index: i}
 			decodeMerkleLeaf(le.LeafInput, le.ExtraData, &e)
 			if e.typ == x509Entry && e.chain0 != nil && e.decodeErr == nil {
-				e.issuerKeyHash = s.issuerKeyHash(e.chain0)
+				e.issuer = s.issuerCert(e.chain0)
 			}
 			out = append(out, e)
 			i++
@@ -181,25 +190,26 @@ func (s *rfcSource) fetch(ctx context.Context, j job, _ treeHead) ([]entry, erro
 	return out, nil
 }
 
-// issuerKeyHash hashes the issuer's SPKI, caching by certificate
-// fingerprint: a log has few issuers and many entries.
-func (s *rfcSource) issuerKeyHash(der []byte) []byte {
+// issuerCert parses an x509 entry's first chain certificate, caching by
+// fingerprint: a log has few issuers and many entries. Nil if it does not
+// parse (the entry's issuer key hash is then unknown).
+func (s *rfcSource) issuerCert(der []byte) *issuerCert {
 	fp := sha256.Sum256(der)
-	if h, ok := s.issuers.Load(fp); ok {
-		return h.([]byte)
+	if is, ok := s.issuers.Load(fp); ok {
+		return is.(*issuerCert)
 	}
-	h, err := spkiHash(der)
+	is, err := newIssuerCert(der)
 	if err != nil {
 		return nil
 	}
-	s.issuers.Store(fp, h)
-	return h
+	s.issuers.Store(fp, is)
+	return is
 }
 
 func (s *rfcSource) prove(ctx context.Context, th treeHead, size int64, root [32]byte) error {
 	if size == th.Size {
 		if root != th.Root {
-			return fmt.Errorf("entries [0, %d) hash to %x, the STH says %x", size, root, th.Root)
+			return fmt.Errorf("entries [0, %d) hash to %s, the STH says %s", size, b64(root[:]), b64(th.Root[:]))
 		}
 		return nil
 	}
@@ -216,7 +226,7 @@ func (s *rfcSource) prove(ctx context.Context, th treeHead, size int64, root [32
 		return fmt.Errorf("couldn't parse %s: %w", path, err)
 	}
 	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, uint64(size), uint64(th.Size), resp.Consistency, root[:], th.Root[:]); err != nil {
-		return fmt.Errorf("entries [0, %d) are not a prefix of the tree of size %d: %w", size, th.Size, err)
+		return fmt.Errorf("entries [0, %d) are not a prefix of the tree of size %d: %w", size, th.Size, readableProofError(err))
 	}
 	return nil
 }
@@ -256,7 +266,7 @@ func (s *rfcSource) frontier(ctx context.Context, th treeHead, size int64) ([][]
 		return nil, fmt.Errorf("couldn't start at %d: the log proves entry %d's leaf at index %d (an identical leaf); choose another --from", size, idx, resp.LeafIndex)
 	}
 	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(idx), uint64(th.Size), leaf, resp.AuditPath, th.Root[:]); err != nil {
-		return nil, fmt.Errorf("couldn't start at %d: the inclusion proof of entry %d does not verify against the signed tree head: %w", size, idx, err)
+		return nil, fmt.Errorf("couldn't start at %d: the inclusion proof of entry %d does not verify against the signed tree head: %w", size, idx, readableProofError(err))
 	}
 	nodes, err := proof.Inclusion(uint64(idx), uint64(th.Size))
 	if err != nil {
@@ -294,4 +304,15 @@ func (s *rfcSource) frontier(ctx context.Context, th treeHead, size int64) ([][]
 		return nil, err
 	}
 	return cr.Hashes(), nil
+}
+
+// readableProofError rewrites transparency-dev/merkle's root mismatch,
+// which prints both hashes as Go byte slices over several lines, into one
+// line with base64 hashes (as log lists and ct-go show them).
+func readableProofError(err error) error {
+	var rm proof.RootMismatchError
+	if errors.As(err, &rm) {
+		return fmt.Errorf("the proof leads to root %s, not %s", b64(rm.CalculatedRoot), b64(rm.ExpectedRoot))
+	}
+	return err
 }

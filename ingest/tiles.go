@@ -40,12 +40,12 @@ type staticSource struct {
 
 type issuerResult struct {
 	once sync.Once
-	hash []byte
+	cert *issuerCert
 	err  error
 }
 
 func newStaticSource(log *loglist.Log, cfg HTTPConfig) (*staticSource, error) {
-	f, err := newFetcher(log.URL, cfg)
+	f, err := newFetcher(log.URL, log.Description, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -78,11 +78,15 @@ func (s *staticSource) latest(ctx context.Context) (treeHead, error) {
 	if err != nil {
 		return treeHead{}, err
 	}
-	th, err := parseCheckpoint(b, s.verifier, s.log.Origin())
+	th, err := s.parseHead(b)
 	if err != nil {
 		return treeHead{}, fmt.Errorf("couldn't verify checkpoint of %s: %w", s.log.Description, err)
 	}
 	return th, nil
+}
+
+func (s *staticSource) parseHead(b []byte) (treeHead, error) {
+	return parseCheckpoint(b, s.verifier, s.log.Origin())
 }
 
 // parseCheckpoint opens a signed checkpoint: the log's RFC 6962 note
@@ -100,7 +104,7 @@ func parseCheckpoint(b []byte, v note.Verifier, origin string) (treeHead, error)
 		return treeHead{}, fmt.Errorf("checkpoint origin %q, want %q", lines[0], origin)
 	}
 	size, err := strconv.ParseInt(lines[1], 10, 64)
-	if err != nil || size < 0 {
+	if err != nil || size < 0 || size > maxTreeSize {
 		return treeHead{}, fmt.Errorf("bad tree size %q", lines[1])
 	}
 	root, err := base64.StdEncoding.DecodeString(lines[2])
@@ -147,7 +151,7 @@ func (s *staticSource) fetch(ctx context.Context, j job, th treeHead) ([]entry, 
 		}
 		e.index = i
 		if e.typ == x509Entry && e.chain0 != nil {
-			if e.issuerKeyHash, err = s.issuerKeyHash(ctx, e.chain0); err != nil {
+			if e.issuer, err = s.issuerCert(ctx, e.chain0); err != nil {
 				return nil, fmt.Errorf("entry %d: %w", i, err)
 			}
 		}
@@ -179,7 +183,9 @@ func (s *staticSource) readTile(ctx context.Context, t tlog.Tile) ([]byte, error
 	return b[:t.W*tlog.HashSize], nil
 }
 
-func (s *staticSource) issuerKeyHash(ctx context.Context, fp []byte) ([]byte, error) {
+// issuerCert fetches the issuer certificate with fingerprint fp, once per
+// fingerprint.
+func (s *staticSource) issuerCert(ctx context.Context, fp []byte) (*issuerCert, error) {
 	var key [32]byte
 	copy(key[:], fp)
 	s.mu.Lock()
@@ -200,7 +206,10 @@ func (s *staticSource) issuerKeyHash(ctx context.Context, fp []byte) ([]byte, er
 			r.err = fmt.Errorf("couldn't use %s: content does not hash to its fingerprint", path)
 			return
 		}
-		r.hash, r.err = spkiHash(der)
+		r.cert, r.err = newIssuerCert(der)
+		if r.err != nil {
+			r.err = fmt.Errorf("%s: %w", path, r.err)
+		}
 	})
 	if r.err != nil {
 		// Forget failures, so a later entry can try again after a
@@ -211,7 +220,7 @@ func (s *staticSource) issuerKeyHash(ctx context.Context, fp []byte) ([]byte, er
 		}
 		s.mu.Unlock()
 	}
-	return r.hash, r.err
+	return r.cert, r.err
 }
 
 // hashReader returns a tlog.HashReader over this log's hash tiles that
@@ -225,7 +234,7 @@ func (s *staticSource) hashReader(ctx context.Context, th treeHead) tlog.HashRea
 func (s *staticSource) prove(ctx context.Context, th treeHead, size int64, root [32]byte) error {
 	if size == th.Size {
 		if root != th.Root {
-			return fmt.Errorf("entries [0, %d) hash to %x, the checkpoint says %x", size, root, th.Root)
+			return fmt.Errorf("entries [0, %d) hash to %s, the checkpoint says %s", size, b64(root[:]), b64(th.Root[:]))
 		}
 		return nil
 	}

@@ -23,7 +23,7 @@ func init() {
 	register(&command{
 		name:    "ingest",
 		summary: "Download a CT log range into DATA as verified Parquet, resumably",
-		usage:   "--log LOG [--log-list FILE] [--data DIR] [--from N] [--to N] [--workers N] [--issuer REGEX]",
+		usage:   "--log LOG [--log-list FILE] [--data DIR] [--from N] [--to N] [--workers N] [--issuer REGEX] [--max-wait D]",
 		setup: func(fs *pflag.FlagSet) {
 			fs.String("log", "", "log to ingest: base64 log ID, description or a unique part of it, or URL (https://..., file:///dir of tiles)")
 			fs.String("log-list", "", "CT log list v3 JSON `file` (default: the embedded snapshot)")
@@ -38,6 +38,7 @@ func init() {
 			fs.Int64("file-entries", 1<<18, "log entries per Parquet file (a multiple of 256)")
 			fs.String("contact", "", "e-mail or URL added to the User-Agent, so log operators can reach you")
 			fs.Int("max-retries", 8, "retries per request on 429, 5xx and network errors before giving up")
+			fs.Duration("max-wait", 5*time.Minute, "longest single wait before a retry; a log asking for longer (Retry-After) is an error")
 			fs.Bool("quiet", false, "no progress output")
 		},
 		run: runIngest,
@@ -78,6 +79,12 @@ func runIngest(ctx context.Context, env *cmdEnv, args []string) error {
 	if mr == 0 {
 		cfg.HTTP.MaxRetries = -1
 	}
+	if cfg.HTTP.MaxWait, _ = env.fs.GetDuration("max-wait"); cfg.HTTP.MaxWait <= 0 {
+		return usagef("--max-wait %s is not a positive duration", cfg.HTTP.MaxWait)
+	}
+	// Long waits are announced even with --quiet: silence for minutes
+	// looks like a hang.
+	cfg.HTTP.Notice = func(msg string) { fmt.Fprintln(env.stderr, msg) }
 	quiet, _ := env.fs.GetBool("quiet")
 	if !quiet {
 		p := newProgress(env.stderr, l.Description)
