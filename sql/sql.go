@@ -11,6 +11,7 @@ import (
 	"context"
 	dbsql "database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -20,6 +21,9 @@ import (
 	"text/template"
 
 	_ "github.com/marcboeker/go-duckdb" // registers the "duckdb" driver
+
+	"github.com/ctlimits/ctlimits/ingest/entryschema"
+	"github.com/ctlimits/ctlimits/replay/orderio"
 )
 
 //go:embed views/*.sql
@@ -29,8 +33,10 @@ var viewFiles embed.FS
 type Params struct {
 	// Data is the absolute DATA directory.
 	Data string
-	// EntriesGlob matches every entries file; HasEntries says whether any
-	// exists (DuckDB refuses to read an empty glob).
+	// EntriesGlob matches every entries file, for DuckDB's read_parquet:
+	// DATA with its glob characters escaped, so that a DATA named d[1] or
+	// d* means that directory and no other. HasEntries says whether any
+	// entries file exists (DuckDB refuses to read an empty glob).
 	EntriesGlob string
 	HasEntries  bool
 	// DecisionsGlob matches the decisions files of the last replay (one
@@ -38,6 +44,12 @@ type Params struct {
 	// HasDecisions says whether any exists.
 	DecisionsGlob string
 	HasDecisions  bool
+	// EntriesColumns and DecisionsColumns are the select lists of the
+	// views over the files, EmptyEntries and EmptyDecisions those of the
+	// empty views that stand in without files: both from the writers'
+	// Arrow schemas (see schema.go).
+	EntriesColumns, EmptyEntries     string
+	DecisionsColumns, EmptyDecisions string
 }
 
 // DecisionsDir is where `ctlimits replay --data` writes decisions, one
@@ -66,13 +78,21 @@ func Open(dataDir string) (*DB, error) {
 	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("couldn't open data directory %s: not a directory (run 'ctlimits ingest --data %s' first)", dataDir, dataDir)
 	}
-	p := Params{Data: abs, EntriesGlob: filepath.Join(abs, "entries", "*", "*.parquet")}
-	if m, _ := filepath.Glob(p.EntriesGlob); len(m) > 0 {
-		p.HasEntries = true
+	p := Params{
+		Data:          abs,
+		EntriesGlob:   filepath.Join(globEscape(abs), "entries", "*", "*.parquet"),
+		DecisionsGlob: filepath.Join(globEscape(abs), "decisions", "policy=*", "part-*.parquet"),
 	}
-	p.DecisionsGlob = filepath.Join(abs, "decisions", "policy=*", "part-*.parquet")
-	if m, _ := filepath.Glob(p.DecisionsGlob); len(m) > 0 {
-		p.HasDecisions = true
+	// Look for files in Go, not with filepath.Glob: DATA is a name, not a
+	// pattern.
+	if p.HasEntries, err = hasFiles(filepath.Join(abs, "entries"), "*.parquet"); err != nil {
+		return nil, err
+	}
+	if p.HasDecisions, err = hasFiles(filepath.Join(abs, "decisions"), "part-*.parquet"); err != nil {
+		return nil, err
+	}
+	if err := p.setColumns(); err != nil {
+		return nil, err
 	}
 	db, err := dbsql.Open("duckdb", "")
 	if err != nil {
@@ -117,6 +137,54 @@ func (d *DB) createViews() error {
 			return fmt.Errorf("couldn't create the view in %s: %w", name, err)
 		}
 	}
+	return nil
+}
+
+// hasFiles reports whether a subdirectory of dir holds a file matching
+// pattern. A missing dir has none.
+func hasFiles(dir, pattern string) (bool, error) {
+	subs, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("couldn't list %s: %w", dir, err)
+	}
+	for _, sub := range subs {
+		if !sub.IsDir() {
+			continue
+		}
+		names, err := os.ReadDir(filepath.Join(dir, sub.Name()))
+		if err != nil {
+			return false, fmt.Errorf("couldn't list %s: %w", filepath.Join(dir, sub.Name()), err)
+		}
+		for _, n := range names {
+			if ok, _ := filepath.Match(pattern, n.Name()); ok && !n.IsDir() {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// globEscape makes a path match itself only in a DuckDB glob: DuckDB has
+// no escape character, but a bracket expression of one character matches
+// just that character.
+func globEscape(path string) string {
+	return strings.NewReplacer("[", "[[]", "*", "[*]", "?", "[?]").Replace(path)
+}
+
+func (p *Params) setColumns() error {
+	entries, err := viewColumns(entryschema.Schema)
+	if err != nil {
+		return fmt.Errorf("couldn't type the entries view: %w", err)
+	}
+	decisions, err := viewColumns(orderio.CTDecisionSchema)
+	if err != nil {
+		return fmt.Errorf("couldn't type the decisions view: %w", err)
+	}
+	p.EntriesColumns, p.EmptyEntries = selectList(entries), emptyList(entries)
+	p.DecisionsColumns, p.EmptyDecisions = selectList(decisions), emptyList(decisions)
 	return nil
 }
 
