@@ -65,7 +65,7 @@ func TestDecisionsViewTimeQueries(t *testing.T) {
 	}
 	defer db.Close()
 	for _, tt := range []struct{ query, want string }{
-		{"SELECT date_trunc('day', issued_at) AS d, count(*) AS n FROM decisions GROUP BY 1", "d,n\n2026-03-01 00:00:00,2\n"},
+		{"SELECT date_trunc('day', issued_at) AS d, count(*) AS n FROM decisions GROUP BY 1", "d,n\n2026-03-01,2\n"},
 		{"SELECT strftime(max(issued_at), '%Y-%m-%d %H:%M') AS t FROM decisions", "t\n2026-03-01 00:01\n"},
 		{"SELECT DISTINCT issued_at::DATE AS d FROM decisions", "d\n2026-03-01\n"},
 		{"SELECT min(not_before)::DATE AS nb, max(not_after)::DATE AS na, max(retry_after) AS r FROM decisions", "nb,na,r\n2026-02-28,2026-05-30,\n"},
