@@ -4,7 +4,8 @@
 // and runs queries with table, CSV or JSON output.
 //
 // Adding a view is adding a file: views/NNN_name.sql, a text/template with
-// the fields of Params and the function quote (an SQL string literal).
+// the fields of Params and the functions quote (an SQL string literal) and
+// files (an SQL list of file names for read_parquet).
 package sql
 
 import (
@@ -33,17 +34,17 @@ var viewFiles embed.FS
 type Params struct {
 	// Data is the absolute DATA directory.
 	Data string
-	// EntriesGlob matches every entries file, for DuckDB's read_parquet:
-	// DATA with its glob characters escaped, so that a DATA named d[1] or
-	// d* means that directory and no other. HasEntries says whether any
-	// entries file exists (DuckDB refuses to read an empty glob).
-	EntriesGlob string
-	HasEntries  bool
-	// DecisionsGlob matches the decisions files of the last replay (one
-	// per policy it used: production and staging are replayed apart);
-	// HasDecisions says whether any exists.
-	DecisionsGlob string
-	HasDecisions  bool
+	// EntriesFiles are the entries files, DATA/entries/*/*.parquet;
+	// HasEntries says whether there are any (DuckDB refuses to read no
+	// files).
+	EntriesFiles []string
+	HasEntries   bool
+	// DecisionsFiles are the decisions files of the last replay, one
+	// directory per policy it used (production and staging are replayed
+	// apart): DATA/decisions/policy=*/part-*.parquet. HasDecisions says
+	// whether there are any.
+	DecisionsFiles []string
+	HasDecisions   bool
 	// EntriesColumns and DecisionsColumns are the select lists of the
 	// views over the files, EmptyEntries and EmptyDecisions those of the
 	// empty views that stand in without files: both from the writers'
@@ -78,19 +79,17 @@ func Open(dataDir string) (*DB, error) {
 	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("couldn't open data directory %s: not a directory (run 'ctlimits ingest --data %s' first)", dataDir, dataDir)
 	}
-	p := Params{
-		Data:          abs,
-		EntriesGlob:   filepath.Join(globEscape(abs), "entries", "*", "*.parquet"),
-		DecisionsGlob: filepath.Join(globEscape(abs), "decisions", "policy=*", "part-*.parquet"),
-	}
-	// Look for files in Go, not with filepath.Glob: DATA is a name, not a
-	// pattern.
-	if p.HasEntries, err = hasFiles(filepath.Join(abs, "entries"), "*.parquet"); err != nil {
+	p := Params{Data: abs}
+	// The files are listed here, in Go, and handed to DuckDB one by one:
+	// DATA is a name, not a pattern (a glob built from it read d1 for a
+	// DATA named d[1], and every sibling for d*).
+	if p.EntriesFiles, err = listFiles(filepath.Join(abs, "entries"), "*", "*.parquet"); err != nil {
 		return nil, err
 	}
-	if p.HasDecisions, err = hasFiles(filepath.Join(abs, "decisions"), "part-*.parquet"); err != nil {
+	if p.DecisionsFiles, err = listFiles(filepath.Join(abs, "decisions"), "policy=*", "part-*.parquet"); err != nil {
 		return nil, err
 	}
+	p.HasEntries, p.HasDecisions = len(p.EntriesFiles) > 0, len(p.DecisionsFiles) > 0
 	if err := p.setColumns(); err != nil {
 		return nil, err
 	}
@@ -119,7 +118,7 @@ func (d *DB) createViews() error {
 		return err
 	}
 	sort.Strings(names)
-	funcs := template.FuncMap{"quote": func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }}
+	funcs := template.FuncMap{"quote": quote, "files": fileList}
 	for _, name := range names {
 		src, err := viewFiles.ReadFile(name)
 		if err != nil {
@@ -140,39 +139,57 @@ func (d *DB) createViews() error {
 	return nil
 }
 
-// hasFiles reports whether a subdirectory of dir holds a file matching
-// pattern. A missing dir has none.
-func hasFiles(dir, pattern string) (bool, error) {
+// listFiles lists the files matching pattern in the subdirectories of dir
+// matching subPattern, sorted. A missing dir has none.
+func listFiles(dir, subPattern, pattern string) ([]string, error) {
 	subs, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("couldn't list %s: %w", dir, err)
+		return nil, fmt.Errorf("couldn't list %s: %w", dir, err)
 	}
+	var files []string
 	for _, sub := range subs {
-		if !sub.IsDir() {
+		if ok, _ := filepath.Match(subPattern, sub.Name()); !ok || !sub.IsDir() {
 			continue
 		}
-		names, err := os.ReadDir(filepath.Join(dir, sub.Name()))
+		subDir := filepath.Join(dir, sub.Name())
+		names, err := os.ReadDir(subDir)
 		if err != nil {
-			return false, fmt.Errorf("couldn't list %s: %w", filepath.Join(dir, sub.Name()), err)
+			return nil, fmt.Errorf("couldn't list %s: %w", subDir, err)
 		}
 		for _, n := range names {
 			if ok, _ := filepath.Match(pattern, n.Name()); ok && !n.IsDir() {
-				return true, nil
+				files = append(files, filepath.Join(subDir, n.Name()))
 			}
 		}
 	}
-	return false, nil
+	sort.Strings(files)
+	return files, nil
 }
 
-// globEscape makes a path match itself only in a DuckDB glob: DuckDB has
-// no escape character, but a bracket expression of one character matches
-// just that character.
-func globEscape(path string) string {
-	return strings.NewReplacer("[", "[[]", "*", "[*]", "?", "[?]").Replace(path)
+// fileList is an SQL list of file names for read_parquet, which takes each
+// as a glob when it has one of * ? [ in it. Those characters are then
+// matched literally by a bracket expression of their own: DuckDB's globs
+// have no escape character, and do not work at all on a path with a
+// backslash, which only a name without the three can have.
+func fileList(files []string) (string, error) {
+	quoted := make([]string, len(files))
+	for i, f := range files {
+		if strings.ContainsAny(f, "*?[") {
+			if strings.Contains(f, `\`) {
+				return "", fmt.Errorf("DuckDB cannot read %s: a path with both a backslash and one of * ? [ in it; rename the directory", f)
+			}
+			f = strings.NewReplacer("[", "[[]", "*", "[*]", "?", "[?]").Replace(f)
+		}
+		quoted[i] = quote(f)
+	}
+	return "[" + strings.Join(quoted, ", ") + "]", nil
 }
+
+// quote is an SQL string literal.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func (p *Params) setColumns() error {
 	entries, err := viewColumns(entryschema.Schema)

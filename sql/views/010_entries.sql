@@ -5,7 +5,7 @@
 CREATE OR REPLACE VIEW entries AS
 {{- if .HasEntries}}
 SELECT {{.EntriesColumns}}
-FROM read_parquet({{quote .EntriesGlob}}, hive_partitioning = false, union_by_name = true)
+FROM read_parquet({{files .EntriesFiles}}, hive_partitioning = false, union_by_name = true)
 {{- else}}
 -- No entries files yet: an empty view with the same columns, so queries
 -- written for a full DATA directory still run.

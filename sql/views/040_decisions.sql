@@ -12,7 +12,7 @@ CREATE OR REPLACE VIEW decisions AS
 {{- if .HasDecisions}}
 SELECT {{.DecisionsColumns}},
        decision = 'limited' AS over_model
-FROM read_parquet({{quote .DecisionsGlob}}, hive_partitioning = false, union_by_name = true)
+FROM read_parquet({{files .DecisionsFiles}}, hive_partitioning = false, union_by_name = true)
 {{- else}}
 SELECT {{.EmptyDecisions}},
        CAST(NULL AS BOOLEAN) AS over_model
