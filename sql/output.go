@@ -37,7 +37,7 @@ func ParseFormat(s string) (Format, error) {
 func (d *DB) Query(ctx context.Context, query string, w io.Writer, f Format) (err error) {
 	rows, err := d.db.QueryContext(ctx, query)
 	if err != nil {
-		return fmt.Errorf("couldn't run query: %w", err)
+		return d.Explain(fmt.Errorf("couldn't run query: %w", err))
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
@@ -139,7 +139,7 @@ func (d *DB) Query(ctx context.Context, query string, w io.Writer, f Format) (er
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("couldn't read the query result: %w", err)
+		return d.Explain(fmt.Errorf("couldn't read the query result: %w", err))
 	}
 	if err := finish(); err != nil {
 		return err

@@ -67,6 +67,8 @@ func DecisionsPart(n int) string { return fmt.Sprintf("part-%05d.parquet", n) }
 type DB struct {
 	db     *dbsql.DB
 	Params Params
+	// dataArg is DATA as the caller named it, for messages.
+	dataArg string
 }
 
 // Open creates the views over dataDir. The database itself is in memory:
@@ -100,12 +102,13 @@ func Open(dataDir string) (*DB, error) {
 	// One connection: views and settings live in the connection's catalog
 	// for an in-memory database, and queries here are one at a time.
 	db.SetMaxOpenConns(1)
-	d := &DB{db: db, Params: p}
+	d := &DB{db: db, Params: p, dataArg: dataDir}
 	if err := registerFunctions(context.Background(), db); err != nil {
 		db.Close()
 		return nil, err
 	}
 	if err := d.createViews(); err != nil {
+		err = d.Explain(err)
 		db.Close()
 		return nil, err
 	}
@@ -147,7 +150,7 @@ func listFiles(dir, subPattern, pattern string) ([]string, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("couldn't list %s: %w", dir, err)
+		return nil, listError(dir, err)
 	}
 	var files []string
 	for _, sub := range subs {
@@ -157,7 +160,7 @@ func listFiles(dir, subPattern, pattern string) ([]string, error) {
 		subDir := filepath.Join(dir, sub.Name())
 		names, err := os.ReadDir(subDir)
 		if err != nil {
-			return nil, fmt.Errorf("couldn't list %s: %w", subDir, err)
+			return nil, listError(subDir, err)
 		}
 		for _, n := range names {
 			if ok, _ := filepath.Match(pattern, n.Name()); ok && !n.IsDir() {
@@ -167,6 +170,13 @@ func listFiles(dir, subPattern, pattern string) ([]string, error) {
 	}
 	sort.Strings(files)
 	return files, nil
+}
+
+func listError(dir string, err error) error {
+	if permissionDenied(err) {
+		return fmt.Errorf("couldn't list %s: permission denied: make it readable by this user (chmod, chown), or run as its owner: %w", dir, err)
+	}
+	return fmt.Errorf("couldn't list %s: %w", dir, err)
 }
 
 // fileList is an SQL list of file names for read_parquet, which takes each
@@ -181,11 +191,17 @@ func fileList(files []string) (string, error) {
 			if strings.Contains(f, `\`) {
 				return "", fmt.Errorf("DuckDB cannot read %s: a path with both a backslash and one of * ? [ in it; rename the directory", f)
 			}
-			f = strings.NewReplacer("[", "[[]", "*", "[*]", "?", "[?]").Replace(f)
+			f = escapeGlob(f)
 		}
 		quoted[i] = quote(f)
 	}
 	return "[" + strings.Join(quoted, ", ") + "]", nil
+}
+
+// escapeGlob makes a path without a backslash match only itself as a
+// DuckDB glob.
+func escapeGlob(f string) string {
+	return strings.NewReplacer("[", "[[]", "*", "[*]", "?", "[?]").Replace(f)
 }
 
 // quote is an SQL string literal.
