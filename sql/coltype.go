@@ -20,7 +20,9 @@ type colType struct {
 	key    *colType // MAP
 	val    *colType // MAP
 	fields []field  // STRUCT
+	width  int      // DECIMAL
 	scale  int      // DECIMAL
+	size   int      // ARRAY
 }
 
 type field struct {
@@ -113,7 +115,8 @@ func (p *typeParser) parse(depth int) (*colType, error) {
 		}
 		t = &colType{kind: "MAP", key: k, val: v}
 	case p.eat("DECIMAL("):
-		if _, err := p.number(); err != nil {
+		width, err := p.number()
+		if err != nil {
 			return nil, err
 		}
 		if err := p.expect(","); err != nil {
@@ -126,7 +129,7 @@ func (p *typeParser) parse(depth int) (*colType, error) {
 		if err := p.expect(")"); err != nil {
 			return nil, err
 		}
-		t = &colType{kind: "DECIMAL", scale: scale}
+		t = &colType{kind: "DECIMAL", width: width, scale: scale}
 	default:
 		start := p.i
 		for p.i < len(p.s) && (p.s[p.i] == '_' || 'A' <= p.s[p.i] && p.s[p.i] <= 'Z' || '0' <= p.s[p.i] && p.s[p.i] <= '9') {
@@ -136,6 +139,11 @@ func (p *typeParser) parse(depth int) (*colType, error) {
 			return nil, p.errorf("want a type name")
 		}
 		t = &colType{kind: p.s[start:p.i]}
+		switch t.kind {
+		case "DECIMAL", "LIST", "ARRAY", "MAP", "STRUCT":
+			// These always come with their parts, parsed above.
+			return nil, p.errorf("%s without its parts", t.kind)
+		}
 	}
 	// Suffixes: [] is a LIST, [N] an ARRAY, of what precedes.
 	for p.eat("[") {
@@ -143,13 +151,14 @@ func (p *typeParser) parse(depth int) (*colType, error) {
 			t = &colType{kind: "LIST", elem: t}
 			continue
 		}
-		if _, err := p.number(); err != nil {
+		size, err := p.number()
+		if err != nil {
 			return nil, err
 		}
 		if err := p.expect("]"); err != nil {
 			return nil, err
 		}
-		t = &colType{kind: "ARRAY", elem: t}
+		t = &colType{kind: "ARRAY", elem: t, size: size}
 	}
 	return t, nil
 }
@@ -216,4 +225,25 @@ func (t *colType) unreadable() string {
 		}
 	}
 	return ""
+}
+
+// String prints t back as the driver names it.
+func (t *colType) String() string {
+	switch t.kind {
+	case "LIST":
+		return t.elem.String() + "[]"
+	case "ARRAY":
+		return t.elem.String() + "[" + strconv.Itoa(t.size) + "]"
+	case "MAP":
+		return "MAP(" + t.key.String() + ", " + t.val.String() + ")"
+	case "DECIMAL":
+		return "DECIMAL(" + strconv.Itoa(t.width) + "," + strconv.Itoa(t.scale) + ")"
+	case "STRUCT":
+		fs := make([]string, len(t.fields))
+		for i, f := range t.fields {
+			fs[i] = quoteIdent(f.name) + " " + f.typ.String()
+		}
+		return "STRUCT(" + strings.Join(fs, ", ") + ")"
+	}
+	return t.kind
 }

@@ -408,6 +408,12 @@ func sortedKeys(m duckdb.Map) []any {
 }
 
 func compareKeys(a, b any) int {
+	// A MAP's keys share one type: DECIMALs one scale.
+	if x, ok := a.(duckdb.Decimal); ok && x.Value != nil {
+		if y, ok := b.(duckdb.Decimal); ok && y.Value != nil && x.Scale == y.Scale {
+			return x.Value.Cmp(y.Value)
+		}
+	}
 	if fa, ok := number(a); ok {
 		if fb, ok := number(b); ok {
 			return fa.Cmp(fb)
