@@ -1,15 +1,15 @@
 package sql
 
 import (
+	"bytes"
 	"context"
+	dbsql "database/sql"
 	"encoding/csv"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 )
 
 // Format is a query output format.
@@ -30,17 +30,32 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("unknown format %q: want table, csv or json", s)
 }
 
-// Query runs one SQL statement and writes its result to w.
-func (d *DB) Query(ctx context.Context, query string, w io.Writer, f Format) error {
+// Query runs one SQL statement and writes its result to w. Values print
+// as DuckDB prints them (see render.go). The whole result is rendered
+// before any of it is written, so a query that fails part way writes
+// nothing at all to w: no half a table, and never invalid JSON.
+func (d *DB) Query(ctx context.Context, query string, w io.Writer, f Format) (err error) {
 	rows, err := d.db.QueryContext(ctx, query)
 	if err != nil {
-		return fmt.Errorf("couldn't run query: %w", err)
+		return d.Explain(fmt.Errorf("couldn't run query: %w", err))
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
+		return fmt.Errorf("couldn't read the query's columns: %w", err)
+	}
+	types, err := columnTypes(rows, cols)
+	if err != nil {
 		return err
 	}
+	// The driver converts every DuckDB value to Go; should it panic on one
+	// it does not expect, report that instead of crashing.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("couldn't read the query result: the DuckDB driver failed: %v (cast the column to VARCHAR in the query)", r)
+		}
+	}()
+	var out bytes.Buffer
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {
@@ -50,47 +65,64 @@ func (d *DB) Query(ctx context.Context, query string, w io.Writer, f Format) err
 	var finish func() error
 	switch f {
 	case CSV:
-		cw := csv.NewWriter(w)
+		cw := csv.NewWriter(&out)
 		if err := cw.Write(cols); err != nil {
 			return err
 		}
 		rec := make([]string, len(cols))
 		emit = func(v []any) error {
 			for i := range v {
-				rec[i] = text(v[i])
+				rec[i] = ""
+				if v[i] != nil {
+					rec[i] = text(v[i], types[i])
+				}
 			}
 			return cw.Write(rec)
 		}
 		finish = func() error { cw.Flush(); return cw.Error() }
 	case JSON:
+		out.WriteString("[")
 		n := 0
-		io.WriteString(w, "[")
+		names := make([][]byte, len(cols))
+		for i, c := range cols {
+			names[i], _ = marshalJSON(c)
+		}
 		emit = func(v []any) error {
-			m := make(map[string]any, len(cols))
-			for i, c := range cols {
-				m[c] = jsonValue(v[i])
-			}
-			b, err := json.Marshal(orderedRow{cols, m})
-			if err != nil {
-				return err
-			}
 			if n > 0 {
-				io.WriteString(w, ",")
+				out.WriteByte(',')
 			}
 			n++
-			_, err = w.Write(append([]byte("\n"), b...))
-			return err
+			out.WriteString("\n{")
+			for i := range v {
+				if i > 0 {
+					out.WriteByte(',')
+				}
+				out.Write(names[i])
+				out.WriteByte(':')
+				writeJSON(&out, v[i], types[i])
+			}
+			out.WriteByte('}')
+			return nil
 		}
-		finish = func() error { _, err := io.WriteString(w, "\n]\n"); return err }
+		finish = func() error {
+			out.WriteString("\n]\n")
+			if !json.Valid(out.Bytes()) {
+				// A bug here, not in the query: refuse rather than
+				// print JSON that no reader can parse.
+				return fmt.Errorf("couldn't render the query result as JSON (a ctlimits bug: please report it with the query)")
+			}
+			return nil
+		}
 	default:
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		tw := tabwriter.NewWriter(&out, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, strings.Join(cols, "\t"))
 		rec := make([]string, len(cols))
+		flat := strings.NewReplacer("\t", " ", "\n", " ")
 		emit = func(v []any) error {
 			for i := range v {
-				rec[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(text(v[i]))
-				if v[i] == nil {
-					rec[i] = "NULL"
+				rec[i] = "NULL"
+				if v[i] != nil {
+					rec[i] = flat.Replace(text(v[i], types[i]))
 				}
 			}
 			_, err := fmt.Fprintln(tw, strings.Join(rec, "\t"))
@@ -100,81 +132,40 @@ func (d *DB) Query(ctx context.Context, query string, w io.Writer, f Format) err
 	}
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
-			return err
+			return fmt.Errorf("couldn't read the query result: %w", err)
 		}
 		if err := emit(vals); err != nil {
 			return err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("couldn't read query result: %w", err)
+		return d.Explain(fmt.Errorf("couldn't read the query result: %w", err))
 	}
-	return finish()
-}
-
-// text renders a value for table and CSV output: blobs as hex, times in
-// RFC 3339 UTC, lists as JSON, NULL as the empty string.
-func text(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case []byte:
-		return hex.EncodeToString(x)
-	case time.Time:
-		return x.UTC().Format("2006-01-02T15:04:05.000Z")
-	case string:
-		return x
-	case []any, map[string]any:
-		b, _ := json.Marshal(jsonValue(x))
-		return string(b)
+	if err := finish(); err != nil {
+		return err
 	}
-	return fmt.Sprint(v)
+	_, err = out.WriteTo(w)
+	return err
 }
 
-func jsonValue(v any) any {
-	switch x := v.(type) {
-	case []byte:
-		return hex.EncodeToString(x)
-	case time.Time:
-		return x.UTC().Format("2006-01-02T15:04:05.000Z")
-	case []any:
-		out := make([]any, len(x))
-		for i := range x {
-			out[i] = jsonValue(x[i])
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = jsonValue(e)
-		}
-		return out
+// columnTypes parses the result's column types, and refuses, before any
+// row is read, a type the driver cannot return.
+func columnTypes(rows *dbsql.Rows, cols []string) ([]*colType, error) {
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read the query's column types: %w", err)
 	}
-	return v
-}
-
-// orderedRow marshals a row with its columns in query order.
-type orderedRow struct {
-	cols []string
-	m    map[string]any
-}
-
-func (r orderedRow) MarshalJSON() ([]byte, error) {
-	var sb strings.Builder
-	sb.WriteByte('{')
-	for i, c := range r.cols {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		k, _ := json.Marshal(c)
-		v, err := json.Marshal(r.m[c])
+	types := make([]*colType, len(cts))
+	for i, ct := range cts {
+		name := ct.DatabaseTypeName()
+		t, err := parseColType(name)
 		if err != nil {
-			return nil, err
+			continue // printed by Go type
 		}
-		sb.Write(k)
-		sb.WriteByte(':')
-		sb.Write(v)
+		if u := t.unreadable(); u != "" {
+			return nil, fmt.Errorf("column %s is of type %s, which ctlimits sql cannot read (the DuckDB Go driver does not support %s): cast it in the query, e.g. CAST(%s AS VARCHAR)", cols[i], name, u, quoteIdent(cols[i]))
+		}
+		types[i] = t
 	}
-	sb.WriteByte('}')
-	return []byte(sb.String()), nil
+	return types, nil
 }

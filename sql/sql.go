@@ -4,13 +4,15 @@
 // and runs queries with table, CSV or JSON output.
 //
 // Adding a view is adding a file: views/NNN_name.sql, a text/template with
-// the fields of Params and the function quote (an SQL string literal).
+// the fields of Params and the functions quote (an SQL string literal) and
+// files (an SQL list of file names for read_parquet).
 package sql
 
 import (
 	"context"
 	dbsql "database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -21,6 +23,8 @@ import (
 
 	_ "github.com/marcboeker/go-duckdb" // registers the "duckdb" driver
 
+	"github.com/ctlimits/ctlimits/ingest/entryschema"
+	"github.com/ctlimits/ctlimits/replay/orderio"
 	"github.com/ctlimits/ctlimits/sql/datadir"
 )
 
@@ -31,21 +35,30 @@ var viewFiles embed.FS
 type Params struct {
 	// Data is the absolute DATA directory.
 	Data string
-	// EntriesGlob matches every entries file; HasEntries says whether any
-	// exists (DuckDB refuses to read an empty glob).
-	EntriesGlob string
-	HasEntries  bool
-	// DecisionFiles are the decisions files of the current decisions
+	// EntriesFiles are the entries files, DATA/entries/*/*.parquet;
+	// HasEntries says whether there are any (DuckDB refuses to read no
+	// files).
+	EntriesFiles []string
+	HasEntries   bool
+	// DecisionsFiles are the decisions files of the current decisions
 	// generation (sql/datadir): every policy and stream of the last
 	// replay. HasDecisions says whether there are any.
-	DecisionFiles []string
-	HasDecisions  bool
+	DecisionsFiles []string
+	HasDecisions   bool
+	// EntriesColumns and DecisionsColumns are the select lists of the
+	// views over the files, EmptyEntries and EmptyDecisions those of the
+	// empty views that stand in without files: both from the writers'
+	// Arrow schemas (see schema.go).
+	EntriesColumns, EmptyEntries     string
+	DecisionsColumns, EmptyDecisions string
 }
 
 // DB is a DuckDB database with the project's views over one DATA directory.
 type DB struct {
 	db     *dbsql.DB
 	Params Params
+	// dataArg is DATA as the caller named it, for messages.
+	dataArg string
 }
 
 // Open creates the views over dataDir. The database itself is in memory:
@@ -58,15 +71,22 @@ func Open(dataDir string) (*DB, error) {
 	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("couldn't open data directory %s: not a directory (run 'ctlimits ingest --data %s' first)", dataDir, dataDir)
 	}
-	p := Params{Data: abs, EntriesGlob: filepath.Join(abs, "entries", "*", "*.parquet")}
-	if m, _ := filepath.Glob(p.EntriesGlob); len(m) > 0 {
-		p.HasEntries = true
+	p := Params{Data: abs}
+	// The files are listed here, in Go, and handed to DuckDB one by one:
+	// DATA is a name, not a pattern (a glob built from it read d1 for a
+	// DATA named d[1], and every sibling for d*).
+	if p.EntriesFiles, err = listFiles(filepath.Join(abs, "entries"), "*", "*.parquet"); err != nil {
+		return nil, err
 	}
 	dd, err := datadir.Open(abs)
 	if err != nil {
 		return nil, err
 	}
-	if p.DecisionFiles, p.HasDecisions, err = dd.Decisions(); err != nil {
+	if p.DecisionsFiles, _, err = dd.Decisions(); err != nil {
+		return nil, err
+	}
+	p.HasEntries, p.HasDecisions = len(p.EntriesFiles) > 0, len(p.DecisionsFiles) > 0
+	if err := p.setColumns(); err != nil {
 		return nil, err
 	}
 	db, err := dbsql.Open("duckdb", "")
@@ -76,12 +96,13 @@ func Open(dataDir string) (*DB, error) {
 	// One connection: views and settings live in the connection's catalog
 	// for an in-memory database, and queries here are one at a time.
 	db.SetMaxOpenConns(1)
-	d := &DB{db: db, Params: p}
+	d := &DB{db: db, Params: p, dataArg: dataDir}
 	if err := registerFunctions(context.Background(), db); err != nil {
 		db.Close()
 		return nil, err
 	}
 	if err := d.createViews(); err != nil {
+		err = d.Explain(err)
 		db.Close()
 		return nil, err
 	}
@@ -94,14 +115,7 @@ func (d *DB) createViews() error {
 		return err
 	}
 	sort.Strings(names)
-	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-	funcs := template.FuncMap{"quote": quote, "list": func(ss []string) string {
-		q := make([]string, len(ss))
-		for i, s := range ss {
-			q[i] = quote(s)
-		}
-		return "[" + strings.Join(q, ", ") + "]"
-	}}
+	funcs := template.FuncMap{"quote": quote, "files": fileList}
 	for _, name := range names {
 		src, err := viewFiles.ReadFile(name)
 		if err != nil {
@@ -119,6 +133,85 @@ func (d *DB) createViews() error {
 			return fmt.Errorf("couldn't create the view in %s: %w", name, err)
 		}
 	}
+	return nil
+}
+
+// listFiles lists the files matching pattern in the subdirectories of dir
+// matching subPattern, sorted. A missing dir has none.
+func listFiles(dir, subPattern, pattern string) ([]string, error) {
+	subs, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, listError(dir, err)
+	}
+	var files []string
+	for _, sub := range subs {
+		if ok, _ := filepath.Match(subPattern, sub.Name()); !ok || !sub.IsDir() {
+			continue
+		}
+		subDir := filepath.Join(dir, sub.Name())
+		names, err := os.ReadDir(subDir)
+		if err != nil {
+			return nil, listError(subDir, err)
+		}
+		for _, n := range names {
+			if ok, _ := filepath.Match(pattern, n.Name()); ok && !n.IsDir() {
+				files = append(files, filepath.Join(subDir, n.Name()))
+			}
+		}
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+func listError(dir string, err error) error {
+	if permissionDenied(err) {
+		return fmt.Errorf("couldn't list %s: permission denied: make it readable by this user (chmod, chown), or run as its owner: %w", dir, err)
+	}
+	return fmt.Errorf("couldn't list %s: %w", dir, err)
+}
+
+// fileList is an SQL list of file names for read_parquet, which takes each
+// as a glob when it has one of * ? [ in it. Those characters are then
+// matched literally by a bracket expression of their own: DuckDB's globs
+// have no escape character, and do not work at all on a path with a
+// backslash, which only a name without the three can have.
+func fileList(files []string) (string, error) {
+	quoted := make([]string, len(files))
+	for i, f := range files {
+		if strings.ContainsAny(f, "*?[") {
+			if strings.Contains(f, `\`) {
+				return "", fmt.Errorf("DuckDB cannot read %s: a path with both a backslash and one of * ? [ in it; rename the directory", f)
+			}
+			f = escapeGlob(f)
+		}
+		quoted[i] = quote(f)
+	}
+	return "[" + strings.Join(quoted, ", ") + "]", nil
+}
+
+// escapeGlob makes a path without a backslash match only itself as a
+// DuckDB glob.
+func escapeGlob(f string) string {
+	return strings.NewReplacer("[", "[[]", "*", "[*]", "?", "[?]").Replace(f)
+}
+
+// quote is an SQL string literal.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func (p *Params) setColumns() error {
+	entries, err := viewColumns(entryschema.Schema)
+	if err != nil {
+		return fmt.Errorf("couldn't type the entries view: %w", err)
+	}
+	decisions, err := viewColumns(orderio.CTDecisionSchema)
+	if err != nil {
+		return fmt.Errorf("couldn't type the decisions view: %w", err)
+	}
+	p.EntriesColumns, p.EmptyEntries = selectList(entries), emptyList(entries)
+	p.DecisionsColumns, p.EmptyDecisions = selectList(decisions), emptyList(decisions)
 	return nil
 }
 

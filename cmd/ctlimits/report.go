@@ -93,7 +93,7 @@ func runReport(ctx context.Context, env *cmdEnv, args []string) error {
 	defer db.Close()
 	r, err := report.Build(ctx, db.DB(), opts)
 	if err != nil {
-		return reportDataError(data, err)
+		return reportDataError(data, db.Explain(err))
 	}
 	if policy != "" {
 		if base, _, _ := strings.Cut(r.Policy, "+"); base != policy {
@@ -107,7 +107,11 @@ func runReport(ctx context.Context, env *cmdEnv, args []string) error {
 // cannot use.
 func reportDataError(data string, err error) error {
 	var ue *report.UnknownDomainError
+	var fe *sql.FileError
 	switch {
+	case errors.As(err, &fe):
+		// Names the file, and says whether it is damaged or unreadable.
+		return err
 	case errors.Is(err, report.ErrNoEntries):
 		return fmt.Errorf("no CT entries in %s: run 'ctlimits ingest --data %s' first", data, data)
 	case errors.Is(err, report.ErrNoDecisions):

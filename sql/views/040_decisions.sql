@@ -5,21 +5,16 @@
 -- model says would have been limited: CT shows they were issued, so
 -- something the model cannot see let them through (an override, ARI, or
 -- concurrent orders racing the check-then-spend).
+-- Both select lists come from orderio's Arrow schema (see schema.go); its
+-- timestamps, written with a UTC annotation, are cast to plain TIMESTAMP
+-- so that date_trunc, strftime and ::DATE work without the ICU extension.
 CREATE OR REPLACE VIEW decisions AS
 {{- if .HasDecisions}}
-SELECT *, decision = 'limited' AS over_model
-FROM read_parquet({{list .DecisionFiles}}, hive_partitioning = false, union_by_name = true)
+SELECT {{.DecisionsColumns}},
+       decision = 'limited' AS over_model
+FROM read_parquet({{files .DecisionsFiles}}, hive_partitioning = false, union_by_name = true)
 {{- else}}
-SELECT CAST(NULL AS BIGINT) AS "order", CAST(NULL AS TIMESTAMP WITH TIME ZONE) AS issued_at,
-       CAST(NULL AS VARCHAR) AS decision, CAST(NULL AS VARCHAR[]) AS limited_by,
-       CAST(NULL AS TIMESTAMP WITH TIME ZONE) AS retry_after, CAST(NULL AS VARCHAR) AS message,
-       CAST(NULL AS BOOLEAN) AS renewal, CAST(NULL AS BOOLEAN) AS ari,
-       CAST(NULL AS VARCHAR[]) AS names, CAST(NULL AS VARCHAR[]) AS registered_domains,
-       CAST(NULL AS VARCHAR) AS fqdn_set_hash, CAST(NULL AS BIGINT) AS min_tokens,
-       CAST(NULL AS STRUCT(bucket VARCHAR, remaining BIGINT, burst BIGINT)[]) AS tokens,
-       CAST(NULL AS VARCHAR) AS issuer, CAST(NULL AS VARCHAR) AS serial,
-       CAST(NULL AS VARCHAR) AS issuer_group, CAST(NULL AS TIMESTAMP) AS not_before,
-       CAST(NULL AS TIMESTAMP) AS not_after, CAST(NULL AS VARCHAR) AS policy,
+SELECT {{.EmptyDecisions}},
        CAST(NULL AS BOOLEAN) AS over_model
 WHERE false
 {{- end}};
