@@ -31,6 +31,8 @@ func init() {
 			fs.String("data", "", "keep the data in this `directory` (default: a temporary one, removed after)")
 		},
 		run: runDemo,
+		// A CTLIMITS_DATA meant for real work must not receive the demo log.
+		localFlags: []string{"data"},
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -45,5 +46,96 @@ func TestCommandHelpPrintsOnceOnStdout(t *testing.T) {
 	code, stdout, stderr := run(t, "", "replay", "--help")
 	if code != exitOK || strings.Count(stdout, "Usage:") != 1 || stderr != "" {
 		t.Fatalf("exit %d, %d usages on stdout, stderr %q", code, strings.Count(stdout, "Usage:"), stderr)
+	}
+}
+
+func TestNoArgumentsIsAUsageErrorOnStderr(t *testing.T) {
+	code, stdout, stderr := run(t, "")
+	if code != exitUsage || stdout != "" || !strings.Contains(stderr, "Usage:") {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2 and the usage on stderr", code, stdout, stderr)
+	}
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
+		code, stdout, stderr := run(t, "", args...)
+		if code != exitOK || !strings.Contains(stdout, "Usage:") || stderr != "" {
+			t.Fatalf("%v: exit %d, stdout %q, stderr %q; want exit 0 and the usage on stdout", args, code, stdout, stderr)
+		}
+	}
+}
+
+func TestUnknownCommandSuggestsTheNearest(t *testing.T) {
+	for typed, want := range map[string]string{
+		"replya":  `ctlimits: unknown command "replya"; did you mean "replay"?`,
+		"reprot":  `did you mean "report"?`,
+		"ingets":  `did you mean "ingest"?`,
+		"rep":     `did you mean "replay" or "report"?`,
+		"complet": `did you mean "completion"?`,
+	} {
+		code, _, stderr := run(t, "", typed)
+		if code != exitUsage || !strings.Contains(stderr, want) {
+			t.Errorf("%s: exit %d, stderr %q; want exit 2 and %q", typed, code, stderr, want)
+		}
+	}
+	code, _, stderr := run(t, "", "frobnicate")
+	if code != exitUsage || strings.Contains(stderr, "did you mean") {
+		t.Errorf("frobnicate: exit %d, stderr %q; want no suggestion", code, stderr)
+	}
+}
+
+func TestInterruptedCommandExits130(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	code := runMain(ctx, []string{"replay", "--orders", "../../testdata/orders/sample.jsonl"}, strings.NewReader(""), &out, &errb)
+	if code != 130 || errb.String() != "ctlimits replay: interrupted\n" {
+		t.Fatalf("exit %d, stderr %q; want 130 and \"ctlimits replay: interrupted\"", code, errb.String())
+	}
+}
+
+func TestTerminatedCommandExits143(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(signalCause{syscall.SIGTERM})
+	var out, errb bytes.Buffer
+	code := runMain(ctx, []string{"replay", "--orders", "../../testdata/orders/sample.jsonl"}, strings.NewReader(""), &out, &errb)
+	if code != 143 || errb.String() != "ctlimits replay: interrupted\n" {
+		t.Fatalf("exit %d, stderr %q; want 143 and \"ctlimits replay: interrupted\"", code, errb.String())
+	}
+}
+
+// The output-shaping variables must not leak from one command into
+// another: CTLIMITS_FORMAT=html for reports must not change replay's
+// output; CTLIMITS_REPLAY_FORMAT does.
+func TestEnvFormatAndOutAreCommandSpecific(t *testing.T) {
+	orders := "../../testdata/orders/sample.jsonl"
+	t.Setenv("CTLIMITS_FORMAT", "html")
+	t.Setenv("CTLIMITS_OUT", filepath.Join(t.TempDir(), "leaked"))
+	code, stdout, stderr := run(t, "", "replay", "--orders", orders)
+	if code != exitOK || !strings.HasPrefix(stdout, "  ORDER  ISSUED_AT") {
+		t.Fatalf("generic CTLIMITS_FORMAT/CTLIMITS_OUT reached replay: exit %d, stderr %q, stdout %.80q", code, stderr, stdout)
+	}
+	t.Setenv("CTLIMITS_REPLAY_FORMAT", "jsonl")
+	code, stdout, stderr = run(t, "", "replay", "--orders", orders, "--quiet")
+	if code != exitOK || !strings.HasPrefix(stdout, "{") {
+		t.Fatalf("CTLIMITS_REPLAY_FORMAT=jsonl: exit %d, stderr %q, stdout %.80q", code, stderr, stdout)
+	}
+	code, stdout, stderr = run(t, "", "replay", "--orders", orders, "--quiet", "--format", "csv")
+	if code != exitOK || strings.HasPrefix(stdout, "{") || !strings.Contains(stdout, ",") {
+		t.Fatalf("--format csv must win over CTLIMITS_REPLAY_FORMAT: exit %d, stderr %q, stdout %.80q", code, stderr, stdout)
+	}
+}
+
+// A shared flag keeps its generic variable; the command's own variable
+// wins over it.
+func TestEnvCommandSpecificWinsOverGeneric(t *testing.T) {
+	orders := "../../testdata/orders/sample.jsonl"
+	t.Setenv("CTLIMITS_POLICY", "no-such-policy")
+	t.Setenv("CTLIMITS_REPLAY_POLICY", "letsencrypt-2019")
+	code, _, stderr := run(t, "", "replay", "--orders", orders, "--format", "jsonl", "-q")
+	if code != exitOK {
+		t.Fatalf("CTLIMITS_REPLAY_POLICY should win over CTLIMITS_POLICY: exit %d, stderr %q", code, stderr)
+	}
+	t.Setenv("CTLIMITS_REPLAY_POLICY", "also-no-such-policy")
+	code, _, stderr = run(t, "", "replay", "--orders", orders)
+	if code != exitUsage || !strings.Contains(stderr, "also-no-such-policy") || !strings.Contains(stderr, "CTLIMITS_REPLAY_POLICY") {
+		t.Fatalf("exit %d, stderr %q; want a usage error naming the variable", code, stderr)
 	}
 }
