@@ -51,3 +51,9 @@ lint:
 
 clean:
 	rm -rf bin
+
+# The manual page, docs/ctlimits.1, generated from the commands and their
+# flags by 'ctlimits man'; a test in cmd/ctlimits fails when it is stale.
+.PHONY: man
+man: build
+	./$(BIN) man > docs/ctlimits.1

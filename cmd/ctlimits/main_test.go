@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/spf13/pflag"
 )
 
 // run runs ctlimits in-process and returns its exit status and streams.
@@ -137,5 +139,57 @@ func TestEnvCommandSpecificWinsOverGeneric(t *testing.T) {
 	code, _, stderr = run(t, "", "replay", "--orders", orders)
 	if code != exitUsage || !strings.Contains(stderr, "also-no-such-policy") || !strings.Contains(stderr, "CTLIMITS_REPLAY_POLICY") {
 		t.Fatalf("exit %d, stderr %q; want a usage error naming the variable", code, stderr)
+	}
+}
+
+// Every flag name several commands share must have been classified: set by
+// the generic CTLIMITS_<FLAG> (sharedEnvFlags) because it means the same
+// everywhere, or deliberately left to CTLIMITS_<COMMAND>_<FLAG>.
+func TestEveryFlagSharedByCommandsIsClassified(t *testing.T) {
+	deliberatelyPerCommand := map[string]string{
+		"format": "its values differ per command",
+		"out":    "it is one command's output",
+		"domain": "replay restricts the replay to it; report reports on it",
+	}
+	users := map[string][]string{}
+	for _, n := range commandNames() {
+		newFlagSet(commands[n]).VisitAll(func(f *pflag.Flag) { users[f.Name] = append(users[f.Name], n) })
+	}
+	for name, cmds := range users {
+		if len(cmds) > 1 && !sharedEnvFlags[name] && deliberatelyPerCommand[name] == "" {
+			t.Errorf("--%s (in %v) is neither in sharedEnvFlags nor deliberately per command: decide whether CTLIMITS_%s may set it in all of them", name, cmds, envWord(name))
+		}
+	}
+	for name := range sharedEnvFlags {
+		if users[name] == nil {
+			t.Errorf("sharedEnvFlags names --%s, which no command has", name)
+		}
+		if deliberatelyPerCommand[name] != "" {
+			t.Errorf("--%s is both shared and per command", name)
+		}
+		// A generic name must not read as another command's variable.
+		for _, n := range commandNames() {
+			if strings.HasPrefix(envName(name), "CTLIMITS_"+envWord(n)+"_") {
+				t.Errorf("%s reads as a variable of command %s", envName(name), n)
+			}
+		}
+	}
+}
+
+// The demo must not ingest into a CTLIMITS_DATA meant for real work.
+func TestDemoIgnoresGenericData(t *testing.T) {
+	vars := envVars(commands["demo"], "data")
+	if len(vars) != 1 || vars[0] != "CTLIMITS_DEMO_DATA" {
+		t.Fatalf("demo --data is set by %v; want only CTLIMITS_DEMO_DATA", vars)
+	}
+}
+
+func TestCommandHelpNamesTheVariables(t *testing.T) {
+	code, stdout, _ := run(t, "", "report", "--help")
+	if code != exitOK || !strings.Contains(stdout, "CTLIMITS_REPORT_FORMAT") || !strings.Contains(stdout, "CTLIMITS_REPORT_DATA, CTLIMITS_DATA") {
+		t.Fatalf("exit %d, help %q", code, stdout)
+	}
+	if strings.Contains(stdout, "CTLIMITS_FORMAT") {
+		t.Fatalf("report --help offers CTLIMITS_FORMAT:\n%s", stdout)
 	}
 }

@@ -36,17 +36,21 @@ var machineDefaults = map[string]string{
 	"replay --workers": "the number of CPUs",
 }
 
-// roff escapes text for a roff line: backslashes, the dashes of --flags
-// (a minus, not a hyphen, so they can be copied), and a leading dot or
-// quote that roff would take as a request.
+// roff escapes text for a roff line: backslashes, the dashes of flags
+// (--log-list: minus signs, not hyphens, so a reader can copy them), and a
+// leading dot or quote that roff would take as a request.
 func roff(s string) string {
 	s = strings.ReplaceAll(s, `\`, `\e`)
 	var b strings.Builder
+	inFlag := false
 	for i := 0; i < len(s); i++ {
-		// "-" starting a flag (after a space, "(", "'" or at the start) is a minus.
-		if s[i] == '-' && (i == 0 || strings.IndexByte(" ('\"[|=", s[i-1]) >= 0 || (s[i-1] == '-' && b.Len() > 0)) {
+		switch ch := s[i]; {
+		case ch == '-' && (inFlag || i == 0 || strings.IndexByte(" ('\"[|=", s[i-1]) >= 0):
+			inFlag = true
 			b.WriteString(`\-`)
 			continue
+		case strings.IndexByte(" ,;:)]'\"|", ch) >= 0:
+			inFlag = false
 		}
 		b.WriteByte(s[i])
 	}
