@@ -332,8 +332,12 @@ func applyEnv(c *command, fs *pflag.FlagSet, lookup func(string) (string, bool))
 func printTopUsage(w io.Writer) {
 	fmt.Fprintf(w, "ctlimits replays Certificate Transparency issuance through Let's Encrypt's rate limits.\n\n")
 	fmt.Fprintf(w, "Usage:\n  ctlimits <command> [flags] [args]\n\nCommands:\n")
+	width := 0
+	for n := range commands {
+		width = max(width, len(n))
+	}
 	for _, n := range commandNames() {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-*s  %s\n", width, n, commands[n].summary)
 	}
 	fmt.Fprintf(w, "\n%s\n", wrap(envSummary(), 78))
 	fmt.Fprintf(w, "Run 'ctlimits <command> --help' for a command's flags, 'ctlimits man' for the manual.\n")
@@ -368,7 +372,7 @@ func commandNames() []string {
 }
 
 func printCommandUsage(w io.Writer, c *command, fs *pflag.FlagSet) {
-	fmt.Fprintf(w, "%s\n\nUsage:\n  ctlimits %s %s\n", c.summary, c.name, c.usage)
+	fmt.Fprintf(w, "%s\n\nUsage:\n  ctlimits %s %s\n", c.summary, c.name, strings.TrimRight(c.usage, "\n"))
 	if !fs.HasAvailableFlags() {
 		return
 	}

@@ -193,3 +193,14 @@ func TestCommandHelpNamesTheVariables(t *testing.T) {
 		t.Fatalf("report --help offers CTLIMITS_FORMAT:\n%s", stdout)
 	}
 }
+
+// Every command's help ends its last line, flags or none (completion and
+// man have none), so the shell prompt does not follow on the same line.
+func TestEveryCommandHelpEndsWithANewline(t *testing.T) {
+	for _, n := range commandNames() {
+		code, stdout, _ := run(t, "", n, "--help")
+		if code != exitOK || !strings.HasSuffix(stdout, "\n") {
+			t.Errorf("%s --help: exit %d, output ends %q", n, code, stdout[max(0, len(stdout)-20):])
+		}
+	}
+}
