@@ -27,10 +27,13 @@ type HTTPConfig struct {
 	// timeout (Timeout below bounds each attempt instead).
 	Client *http.Client
 	// UserAgent is sent with every request. Optional; default
-	// "ctlimits/<version> (+https://github.com/ctlimits/ctlimits)" plus
+	// "ctlimits/<Version> (+https://github.com/ctlimits/ctlimits)" plus
 	// "; contact: <Contact>" when Contact is set. Log operators ask crawlers
 	// to say who they are so they can reach out before blocking.
 	UserAgent string
+	// Version is the program's version in the default User-Agent.
+	// Optional; default "devel".
+	Version string
 	// Contact is an e-mail or URL appended to the default User-Agent.
 	// Optional; default none.
 	Contact string
@@ -88,7 +91,10 @@ func (c HTTPConfig) withDefaults() HTTPConfig {
 		}}
 	}
 	if c.UserAgent == "" {
-		c.UserAgent = "ctlimits/" + Version + " (+https://github.com/ctlimits/ctlimits)"
+		if c.Version == "" {
+			c.Version = "devel"
+		}
+		c.UserAgent = "ctlimits/" + c.Version + " (+https://github.com/ctlimits/ctlimits)"
 		if c.Contact != "" {
 			c.UserAgent = strings.TrimSuffix(c.UserAgent, ")") + "; contact: " + c.Contact + ")"
 		}
@@ -128,9 +134,6 @@ func (c HTTPConfig) withDefaults() HTTPConfig {
 	}
 	return c
 }
-
-// Version is reported in the User-Agent; the command sets it at start-up.
-var Version = "devel"
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	if d <= 0 {

@@ -187,7 +187,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 			return nil, fmt.Errorf("couldn't create %s: %w", d, err)
 		}
 	}
-	unlock, err := lockFile(filepath.Join(cfg.Data, "state", l.DirName()+".lock"))
+	unlock, err := Lock(filepath.Join(cfg.Data, "state", l.DirName()+".lock"))
 	if err != nil {
 		return nil, fmt.Errorf("ingest %s into %s: %w", l.Description, cfg.Data, err)
 	}

@@ -218,7 +218,7 @@ func TestASecondIngestOfTheSameLogIsRefused(t *testing.T) {
 	data := t.TempDir()
 	lg := staticLog(l, "file:///nonexistent/")
 	os.MkdirAll(filepath.Join(data, "state"), 0o755)
-	unlock, err := lockFile(filepath.Join(data, "state", lg.DirName()+".lock"))
+	unlock, err := Lock(filepath.Join(data, "state", lg.DirName()+".lock"))
 	if err != nil {
 		t.Fatal(err)
 	}

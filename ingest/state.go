@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ctlimits/ctlimits/ingest/loglist"
+	"github.com/ctlimits/ctlimits/sql/datadir"
 	"github.com/transparency-dev/merkle/compact"
 )
 
@@ -213,7 +214,7 @@ func saveState(path string, s *State) error {
 }
 
 // ErrLocked is returned when another ingest holds the log's lock in DATA.
-var ErrLocked = errors.New("another ctlimits ingest is running for this log in this data directory")
+var ErrLocked = datadir.ErrLocked
 
 // createTemp is os.CreateTemp with mode 0666 before the umask instead of
 // 0600, so that DATA's files are as readable as the user's umask makes

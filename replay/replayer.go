@@ -322,10 +322,7 @@ func (r *Replayer) decide(o *Prepared, res *Result) {
 // now a renewal: nb strictly after now minus the renewal window (Boulder's
 // query is "issued > now - window"), or any issuance when no window
 // applies.
-func (r *Replayer) renews(nb, now int64) bool {
-	cutoff, windowed := r.p.renewalCutoff(now)
-	return !windowed || nb > cutoff
-}
+func (r *Replayer) renews(nb, now int64) bool { return r.p.Renews(nb, now) }
 
 // perAccountLimit returns the CertificatesPerDomainPerAccount override of
 // an account, or a disabled limit. Like Boulder, there is no default.

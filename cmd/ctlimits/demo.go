@@ -78,8 +78,7 @@ func runDemo(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	l.Description = "ctlimits demo log (" + kf.Origin + ")"
-	ingest.Version = version()
-	sum, err := ingest.Run(ctx, ingest.Config{Log: l, Data: data})
+	sum, err := ingest.Run(ctx, ingest.Config{Log: l, Data: data, HTTP: ingest.HTTPConfig{Version: version()}})
 	if err != nil {
 		return err
 	}

@@ -72,7 +72,7 @@ func runIngest(ctx context.Context, env *cmdEnv, args []string) error {
 			return usagef("--issuer: %v", err)
 		}
 	}
-	ingest.Version = version()
+	cfg.HTTP.Version = version()
 	cfg.HTTP.Contact = get("contact")
 	mr, _ := env.fs.GetInt("max-retries")
 	cfg.HTTP.MaxRetries = mr

@@ -60,7 +60,7 @@ func runLogs(ctx context.Context, env *cmdEnv, args []string) error {
 			r.Start, r.End = l.Start.Format(time.DateOnly), l.End.Format(time.DateOnly)
 		}
 		if withSize {
-			n, err := ingest.TreeSize(ctx, l, ingest.HTTPConfig{MaxRetries: 2, Timeout: 20 * time.Second})
+			n, err := ingest.TreeSize(ctx, l, ingest.HTTPConfig{MaxRetries: 2, Timeout: 20 * time.Second, Version: version()})
 			if err != nil {
 				r.SizeError = err.Error()
 			} else {

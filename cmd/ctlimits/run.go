@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/ctlimits/ctlimits/ingest"
 	"github.com/ctlimits/ctlimits/ingest/loglist"
 	"github.com/ctlimits/ctlimits/report/nightly"
 )
@@ -59,8 +58,7 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	if m, _ := env.fs.GetString("metrics"); m != "" {
 		cfg.Metrics = m
 	}
-	ingest.Version = version()
-	opt := nightly.Options{Now: time.Now().UTC(),
+	opt := nightly.Options{Now: time.Now().UTC(), Version: version(),
 		ResolveLog: func(l nightly.Log, list string) (*loglist.Log, error) {
 			return resolveLog(l.Log, list, l.Key, l.Origin, l.Protocol)
 		}}

@@ -40,6 +40,10 @@ type Config struct {
 	// UNKNOWN, so a hung log never keeps a cron job running into the next
 	// night. Optional; default 6h.
 	Deadline Duration `yaml:"deadline"`
+	// MaxWait caps any single wait a log asks for (Retry-After): a log
+	// asking for longer fails this run instead of holding it. Optional;
+	// default ingest's (5m).
+	MaxWait Duration `yaml:"max_wait"`
 	// Watch lists the domains whose headroom decides the exit status.
 	// Optional.
 	Watch []Watch `yaml:"watch"`

@@ -36,6 +36,8 @@ type Options struct {
 	Log io.Writer
 	// ResolveLog finds a configured log in the log list. Required.
 	ResolveLog func(l Log, logList string) (*loglist.Log, error)
+	// Version is the program's version, for the User-Agent. Optional.
+	Version string
 }
 
 // ErrLocked means another run holds DATA's run lock; the run did nothing.
@@ -155,7 +157,7 @@ func (r *run) ingest(ctx context.Context) (problems []string) {
 		l, err := r.opt.ResolveLog(cl, r.cfg.LogList)
 		if err == nil {
 			var sum *ingest.Summary
-			http := ingest.HTTPConfig{Contact: r.cfg.Contact}
+			http := ingest.HTTPConfig{Contact: r.cfg.Contact, Version: r.opt.Version, MaxWait: time.Duration(r.cfg.MaxWait)}
 			sum, err = ingest.Run(ctx, ingest.Config{Log: l, Data: r.cfg.Data, From: cl.From, HTTP: http})
 			if sum != nil {
 				res.Entries, res.TreeSize = sum.Entries, sum.TreeSize
