@@ -178,7 +178,11 @@ func listError(dir string, err error) error {
 // matched literally by a bracket expression of their own: DuckDB's globs
 // have no escape character, and do not work at all on a path with a
 // backslash, which only a name without the three can have.
-func fileList(files []string) (string, error) {
+func fileList(files []string) (string, error) { return FileList(files) }
+
+// FileList is an SQL list literal of file names for read_parquet, each
+// matching only itself (see fileList).
+func FileList(files []string) (string, error) {
 	quoted := make([]string, len(files))
 	for i, f := range files {
 		if strings.ContainsAny(f, "*?[") {

@@ -74,7 +74,7 @@ func runReplay(ctx context.Context, env *cmdEnv, args []string) error {
 	case ordersPath == "":
 		return usagef("--orders FILE or --data DIR is required")
 	}
-	for _, f := range []string{"issuers", "domain", "since", "until", "in-memory", "slice", "nb-skew"} {
+	for _, f := range []string{"issuers", "domain", "since", "until", "in-memory", "slice", "nb-skew", "from-scratch", "keep-days", "lateness"} {
 		if fs.Changed(f) {
 			return usagef("--%s applies to --data replays", f)
 		}

@@ -26,6 +26,9 @@ func addCTReplayFlags(fs *pflag.FlagSet) {
 	fs.Bool("in-memory", false, "load the whole history into memory and replay independent domains in parallel (faster on a day of data; memory grows with history)")
 	fs.Duration("slice", 6*time.Hour, "read history in NotBefore slices this long (memory follows the certificates of --slice + --nb-skew)")
 	fs.Duration("nb-skew", 24*time.Hour, "how long before its NotBefore a certificate may be logged (a certificate logged earlier is an error that names it)")
+	fs.Bool("from-scratch", false, "replay all history, ignoring the states saved by the last replay (they are saved anew)")
+	fs.Int("keep-days", 3, "keep the replay's state at each of the last N midnights, so entries up to N days late cost a replay of N days")
+	fs.Duration("lateness", 24*time.Hour, "decisions within this much of the least advanced log's newest entry are provisional")
 }
 
 func parseWhen(flag, s string) (time.Time, error) {
@@ -85,6 +88,12 @@ func runReplayData(ctx context.Context, env *cmdEnv, data string) error {
 		return usagef("--out holds one replay, but --issuers %s makes %d (production and staging are replayed apart); write into DATA instead", issuers, len(cfg.Streams))
 	}
 	cfg.InMemory, _ = fs.GetBool("in-memory")
+	cfg.Resume.FromScratch, _ = fs.GetBool("from-scratch")
+	cfg.Resume.KeepDays, _ = fs.GetInt("keep-days")
+	cfg.Resume.Lateness, _ = fs.GetDuration("lateness")
+	if cfg.Resume.KeepDays < 1 || cfg.Resume.Lateness <= 0 {
+		return usagef("--keep-days must be 1 or more and --lateness a positive duration")
+	}
 	cfg.Chunks.Span, _ = fs.GetDuration("slice")
 	cfg.Chunks.Skew, _ = fs.GetDuration("nb-skew")
 	if cfg.Chunks.Span <= 0 || cfg.Chunks.Skew <= 0 {

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -260,5 +264,123 @@ func copyDecisions(t *testing.T, data, path string) {
 	defer db.Close()
 	if _, err := db.DB().Exec(`COPY (SELECT * EXCLUDE (over_model) FROM decisions) TO '` + path + `' (FORMAT parquet)`); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Nightly: the demo log (a hundred days) is ingested a piece at a time
+// and replayed after each piece, resuming from the saved states; the
+// decisions must equal one replay from scratch of the whole log, row for
+// row, every column, for many split points, with both streams
+// (production and staging under their own policies).
+func TestReplayDataResumesExactly(t *testing.T) {
+	demo, _ := filepath.Abs("../../testdata/demolog")
+	b, err := os.ReadFile(filepath.Join(demo, "log.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kf struct {
+		Origin    string `json:"origin"`
+		PublicKey []byte `json:"public_key"`
+	}
+	if err := json.Unmarshal(b, &kf); err != nil {
+		t.Fatal(err)
+	}
+	logArgs := []string{"--log", "file://" + demo, "--key", base64.StdEncoding.EncodeToString(kf.PublicKey), "--origin", kf.Origin}
+	ingestTo := func(data string, to int) {
+		args := append([]string{"ingest", "--data", data, "--quiet", "--to", strconv.Itoa(to)}, logArgs...)
+		if code, _, stderr := run(t, "", args...); code != exitOK {
+			t.Fatalf("ingest --to %d: exit %d: %s", to, code, stderr)
+		}
+	}
+	full := t.TempDir()
+	ingestTo(full, 722)
+	if code, _, stderr := run(t, "", "replay", "--data", full, "--issuers", "all", "--from-scratch"); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	ref := filepath.Join(t.TempDir(), "ref.parquet")
+	copyDecisions(t, full, ref)
+	if n := queryInt(t, full, `SELECT count(*) FROM decisions WHERE decision = 'limited'`); n == 0 {
+		t.Fatal("nothing limited in the demo log: the comparison proves little")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	cases := [][]int{{100, 200, 300, 400, 500, 600, 700}, {1, 2, 721}, {361}, {400, 401, 402}}
+	for range 4 {
+		var s []int
+		for range 1 + rng.IntN(5) {
+			s = append(s, 1+rng.IntN(720))
+		}
+		slices.Sort(s)
+		cases = append(cases, slices.Compact(s))
+	}
+	for _, splits := range cases {
+		data := t.TempDir()
+		resumed := 0
+		for _, to := range append(splits, 722) {
+			ingestTo(data, to)
+			code, _, stderr := run(t, "", "replay", "--data", data, "--issuers", "all", "--keep-days", "200", "--slice", "24h")
+			if code != exitOK {
+				t.Fatalf("%v to %d: exit %d: %s", splits, to, code, stderr)
+			}
+			resumed += strings.Count(stderr, "resuming from the state saved at")
+		}
+		if resumed == 0 {
+			t.Fatalf("%v: no replay resumed from a saved state", splits)
+		}
+		q := `SELECT count(*) FROM (
+			(SELECT * EXCLUDE (over_model) FROM decisions EXCEPT ALL SELECT * FROM read_parquet('` + ref + `'))
+			UNION ALL
+			(SELECT * FROM read_parquet('` + ref + `') EXCEPT ALL SELECT * EXCLUDE (over_model) FROM decisions))`
+		if n := queryInt(t, data, q); n != 0 {
+			t.Fatalf("splits %v: %d rows differ from the replay from scratch", splits, n)
+		}
+	}
+}
+
+// Certificates logged again days later (a final certificate submitted to
+// another log) arrive as new entries after the resume point while their
+// first entries lie before it: the resumed replay must leave them out, as
+// a replay from scratch deduplicates them, and must count the entries as
+// late when they are older than the last replay's watermark.
+func TestReplayDataResumeLeavesOutCertificatesLoggedBefore(t *testing.T) {
+	data := t.TempDir()
+	if code, _, stderr := run(t, "", "demo", "--data", data, "--log-dir", "../../testdata/demolog"); code != exitOK {
+		t.Fatalf("demo: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := run(t, "", "replay", "--data", data, "--issuers", "all", "--keep-days", "30", "--from-scratch"); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	// Another log holding copies of the last fortnight's certificates,
+	// logged three days after their first entries.
+	late := filepath.Join(data, "entries", "log=another", "0000000000-0000000099.parquet")
+	os.MkdirAll(filepath.Dir(late), 0o755)
+	db, err := sql.Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.DB().Exec(`COPY (SELECT * REPLACE ('another' AS log, logged_at + INTERVAL 3 DAY AS logged_at)
+		FROM entries WHERE logged_at > (SELECT max(logged_at) - INTERVAL 14 DAY FROM entries) ORDER BY idx)
+		TO '` + late + `' (FORMAT parquet)`)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run(t, "", "replay", "--data", data, "--issuers", "all", "--keep-days", "30")
+	if code != exitOK || !strings.Contains(stderr, "resuming from the state saved at") || !strings.Contains(stderr, "late") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	resumed := filepath.Join(t.TempDir(), "resumed.parquet")
+	copyDecisions(t, data, resumed)
+	if code, _, stderr := run(t, "", "replay", "--data", data, "--issuers", "all", "--from-scratch"); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	q := `SELECT count(*) FROM (
+		(SELECT * EXCLUDE (over_model) FROM decisions EXCEPT ALL SELECT * FROM read_parquet('` + resumed + `'))
+		UNION ALL
+		(SELECT * FROM read_parquet('` + resumed + `') EXCEPT ALL SELECT * EXCLUDE (over_model) FROM decisions))`
+	if n := queryInt(t, data, q); n != 0 {
+		t.Fatalf("%d rows differ between the resumed replay and the replay from scratch", n)
+	}
+	if n := queryInt(t, data, `SELECT count(*) FROM decisions`); n != 473 {
+		t.Fatalf("%d decisions, want the demo's 473 certificates", n)
 	}
 }

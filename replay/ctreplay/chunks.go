@@ -164,7 +164,7 @@ func (c *chunkReader) readSlice() error {
 	// The bounds are literals, not parameters, so that DuckDB's planner
 	// sees them and pushes the NotBefore filter into the Parquet scan.
 	q := strings.Replace(orderio.CertTableQuery, "FROM certificates",
-		fmt.Sprintf("FROM certificates_between(%s, %s)", tsLiteral(lo), tsLiteral(hi)), 1)
+		fmt.Sprintf("FROM certificates_between(%s, %s, NULL)", tsLiteral(lo), tsLiteral(hi)), 1)
 	rows, err := c.db.DB().QueryContext(c.ctx, q+" WHERE "+c.where, c.args...)
 	if err != nil {
 		return fmt.Errorf("couldn't read certificates from %s: %w", c.name, err)

@@ -67,6 +67,9 @@ type Config struct {
 	InMemory bool
 	// Chunks shape the slices. Optional.
 	Chunks ChunkOptions
+	// Resume controls the saved states of full replays into DATA.
+	// Optional.
+	Resume ResumeOptions
 }
 
 // StreamResult is what one stream did.
@@ -80,6 +83,13 @@ type StreamResult struct {
 	Skipped int64
 	// Dest is where the decisions went.
 	Dest string
+	// Late counts the entries, new since the last replay, that were logged
+	// before its watermark: they made this replay go back further.
+	Late int64
+	// Watermark: the decisions of orders from here on are provisional
+	// (later entries may still change them). Zero for partial replays.
+	Watermark time.Time
+	resume    *pendingResume
 	// replayers hold the final state: one per worker, each registered
 	// domain's state in exactly one of them.
 	replayers []*replay.Replayer
@@ -143,7 +153,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if !db.Params.HasEntries {
 		return nil, fmt.Errorf("%w in %s: run 'ctlimits ingest --data %s --log LOG' first", ErrNoCertificates, cfg.Data, cfg.Data)
 	}
-	e := &engine{cfg: cfg, db: db}
+	cfg.Chunks.fill()
+	cfg.Resume.fill()
+	e := &engine{cfg: cfg, dd: dd, db: db}
 	res := &Result{}
 	if cfg.Out == "" {
 		unlock, err := dd.Lock(datadir.DecisionsLock)
@@ -184,12 +196,23 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, err
 		}
 		res.Generation = e.gen.FinalDir(e.gen.Root())
+		// The states are recorded only once their decisions are current:
+		// a replay killed before leaves the previous record, which the
+		// next replay finds stale and does not resume from.
+		for _, s := range res.Streams {
+			if s.resume != nil {
+				if err := writeResumeRecord(s.resume.dir, s.resume.rec, s.resume.keep); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	return res, nil
 }
 
 type engine struct {
 	cfg Config
+	dd  *datadir.Dir
 	db  *sql.DB
 	gen *datadir.Generation
 }
@@ -333,19 +356,42 @@ func (e *engine) replayParts(ctx context.Context, st Stream, tbl *orderio.CertTa
 	return res, nil
 }
 
-// sinceWriter drops the warm-up orders before Since and counts the rest.
+// sinceWriter drops the warm-up orders before Since and counts the rest;
+// with daily set, it also keeps the counts before each UTC day.
 type sinceWriter struct {
 	orderio.Writer
 	since  int64
 	counts orderio.Counts
+	daily  map[int64]orderio.Counts // UTC midnight (Unix ns) -> counts before it
+	day    int64
 }
 
 func (s *sinceWriter) Write(r *orderio.Row) error {
 	if r.Result.IssuedAt < s.since {
 		return nil
 	}
+	if s.daily != nil {
+		if d := time.Unix(0, r.Result.IssuedAt).UTC().Truncate(24 * time.Hour).UnixNano(); d != s.day {
+			s.day, s.daily[d] = d, s.counts
+		}
+	}
 	s.counts.Add(r.Result)
 	return s.Writer.Write(r)
+}
+
+// before is the counts of the orders before midnight at: those of the
+// first day with orders at or after it.
+func (s *sinceWriter) before(at time.Time) orderio.Counts {
+	best, found := int64(0), false
+	for d := range s.daily {
+		if d >= at.UnixNano() && (!found || d < best) {
+			best, found = d, true
+		}
+	}
+	if !found {
+		return s.counts
+	}
+	return s.daily[best]
 }
 
 // componentsOf keeps the orders connected to the given registered
@@ -389,26 +435,79 @@ func componentsOf(ctx context.Context, in orderio.Reader, domains []string) (ord
 	return orderio.NewSliceReader(in.Name(), out), nil
 }
 
-// replayChunked replays the stream's history a NotBefore slice at a time
-// on one Replayer (chunks.go), into one file per day of the generation
-// or into Out.
+// replayChunked replays the stream's history on one Replayer, into one
+// file per day of the generation or into Out. A replay of all history
+// into DATA resumes from a saved state when it can (resume.go) and saves
+// states for the next one; otherwise history is read a NotBefore slice at
+// a time (chunks.go).
 func (e *engine) replayChunked(ctx context.Context, st Stream, where string, args []any) (StreamResult, error) {
 	res := StreamResult{Stream: st}
 	start := time.Now()
-	in, err := newChunkReader(ctx, e.db, e.cfg.Data+" certificates", where, args, e.cfg.Chunks)
-	if err != nil || in == nil {
-		if err == nil {
-			err = errNoOrders
+	full := e.gen != nil && e.cfg.Since.IsZero() && e.cfg.Until.IsZero()
+	var rp resumePoint
+	var rdir string
+	var files map[string]int64
+	var logNewest map[string]time.Time
+	if full {
+		var err error
+		rdir = resumeDir(e.dd, st)
+		if files, err = entriesFiles(e.dd); err != nil {
+			return res, err
 		}
-		return res, err
+		if rp, err = e.findResume(ctx, st, rdir, files); err != nil {
+			return res, err
+		}
+		if logNewest, err = e.logNewest(ctx, rp); err != nil {
+			return res, err
+		}
 	}
-	opt := orderio.Options{Workers: e.cfg.Workers,
+	var in orderio.Reader
+	var chunks *chunkReader
+	if rp.rep != nil {
+		var n int
+		var err error
+		if in, n, err = e.newResumeReader(ctx, where, args, rp.at, rp.orders); err != nil {
+			return res, err
+		}
+		e.logf("%s: resuming %s: %d certificates logged since, read by DuckDB in %s", st.Label, rp.why, n, time.Since(start).Round(100*time.Millisecond))
+	} else {
+		var err error
+		if chunks, err = newChunkReader(ctx, e.db, e.cfg.Data+" certificates", where, args, e.cfg.Chunks); err != nil {
+			return res, err
+		}
+		if chunks == nil {
+			return res, errNoOrders
+		}
+		in = chunks
+		if full {
+			e.logf("%s: replaying %s", st.Label, rp.why)
+		}
+	}
+	res.Late = rp.late
+	// Both readers number orders from the start of history (Line), so a
+	// resumed replay's positions continue the saved state's.
+	opt := orderio.Options{Workers: e.cfg.Workers, Start: rp.rep, PositionFromLine: true,
 		Skip: func(rec *orderio.Record, err error) {
 			if res.Skipped++; res.Skipped <= 3 {
 				e.logf("skipping certificate %s serial %s: %v", rec.Cert.Issuer, rec.Cert.Serial, err)
 			}
 		},
 		Done: func(r *replay.Replayer) { res.replayers = []*replay.Replayer{r} }}
+	var saver *stateSaver
+	if full {
+		newest := time.Time{}
+		for _, t := range logNewest {
+			if t.After(newest) {
+				newest = t
+			}
+		}
+		saver = &stateSaver{dir: rdir, first: newest.Truncate(24*time.Hour).AddDate(0, 0, 1-e.cfg.Resume.KeepDays)}
+		opt.Boundary = saver.first.UnixNano()
+		if rp.rep != nil {
+			opt.Boundary = max(opt.Boundary, rp.at.Add(24*time.Hour).UnixNano())
+		}
+		opt.AtBoundary = saver.at
+	}
 	since := int64(math.MinInt64)
 	if !e.cfg.Since.IsZero() {
 		since = e.cfg.Since.UnixNano()
@@ -422,6 +521,11 @@ func (e *engine) replayChunked(ctx context.Context, st Stream, where string, arg
 			return res, err
 		}
 		res.Dest = e.gen.FinalDir(dir)
+		if rp.rep != nil {
+			if err := e.keepDays(st, dir, rp.at); err != nil {
+				return res, err
+			}
+		}
 		dw := &dayWriter{dir: dir, slug: st.Slug, policy: st.Policy.Name}
 		defer dw.Abort()
 		out, finish = dw, dw.Close
@@ -450,7 +554,7 @@ func (e *engine) replayChunked(ctx context.Context, st Stream, where string, arg
 			return f.Commit()
 		}
 	}
-	filtered := &sinceWriter{Writer: out, since: since}
+	filtered := &sinceWriter{Writer: out, since: since, counts: rp.counts, daily: map[int64]orderio.Counts{}}
 	if _, err := orderio.Stream(ctx, in, st.Policy, filtered, opt); err != nil {
 		return res, err
 	}
@@ -458,10 +562,39 @@ func (e *engine) replayChunked(ctx context.Context, st Stream, where string, arg
 		return res, err
 	}
 	res.Counts, res.OverModel = filtered.counts, filtered.counts.Limited
-	if res.Counts.Orders == 0 {
+	if saver != nil {
+		for i := range saver.states {
+			saver.states[i].Counts = filtered.before(saver.states[i].At)
+		}
+	}
+	if res.Counts.Orders == 0 && rp.rep == nil {
 		return res, errNoOrders
 	}
-	e.logf("%s: %d certificates in %d NotBefore slices of %s (at most %d held at once), read by DuckDB in %s, replayed and written in %s",
-		st.Label, in.emitted, in.Chunks, in.opt.Span, in.MaxBuf, in.ReadTime.Round(100*time.Millisecond), (time.Since(start) - in.ReadTime).Round(100*time.Millisecond))
+	if full {
+		wm := time.Time{}
+		for _, t := range logNewest {
+			if wm.IsZero() || t.Before(wm) {
+				wm = t
+			}
+		}
+		res.Watermark = wm.Add(-e.cfg.Resume.Lateness)
+		res.resume = &pendingResume{dir: rdir, keep: e.cfg.Resume.KeepDays, rec: resumeRecord{
+			Format: resumeFormat, Policy: st.Policy.Name, Digest: st.Policy.Digest(), Where: st.Where,
+			Files: files, States: append(rp.keep, saver.states...), Watermark: res.Watermark,
+			LogNewest: logNewest, Generation: e.gen.Name(), Replayed: e.cfg.Now.UTC()}}
+	}
+	if chunks != nil {
+		e.logf("%s: %d certificates in %d NotBefore slices of %s (at most %d held at once), read by DuckDB in %s, replayed and written in %s",
+			st.Label, chunks.emitted, chunks.Chunks, chunks.opt.Span, chunks.MaxBuf, chunks.ReadTime.Round(100*time.Millisecond), (time.Since(start) - chunks.ReadTime).Round(100*time.Millisecond))
+	} else {
+		e.logf("%s: replayed and written in %s", st.Label, time.Since(start).Round(100*time.Millisecond))
+	}
+	if rp.late > 0 {
+		back := "replayed from scratch"
+		if rp.rep != nil {
+			back = "went back to " + rp.at.Format(time.RFC3339)
+		}
+		e.logf("%s: %d new entries were logged before the last replay's watermark (late): the replay %s for them", st.Label, rp.late, back)
+	}
 	return res, nil
 }

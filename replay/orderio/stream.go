@@ -36,6 +36,20 @@ type Options struct {
 	// Done, if set, is called with the Replayer after the last decision,
 	// to read its final state (bucket levels). Not called on error.
 	Done func(r *replay.Replayer)
+	// Start, if set, is the Replayer to decide with: one restored from a
+	// saved state (replay.ReadState), whose orders precede this input's.
+	// Default a new Replayer (every bucket full, no history). Not with
+	// Sort.
+	Start *replay.Replayer
+	// AtBoundary, if set, is called with the Replayer whenever the next
+	// order is at or after Boundary (Unix ns), before it is decided: every
+	// order before the boundary is decided, none after. It returns the
+	// next boundary, after that order's instant. For saving the state at
+	// day boundaries. Not with Sort.
+	// line is the next order's Record.Line. Boundaries with no order
+	// between them are each called in turn.
+	AtBoundary func(r *replay.Replayer, boundary, line int64) (next int64, err error)
+	Boundary   int64
 }
 
 // batchSize is the orders handed between pipeline stages at once: large
@@ -56,6 +70,9 @@ type batch struct {
 // out, in input order. It returns the counts; on error nothing more is
 // written (the caller discards out).
 func Stream(ctx context.Context, in Reader, p *replay.Policy, out Writer, opt Options) (Counts, error) {
+	if opt.Sort && (opt.Start != nil || opt.AtBoundary != nil) {
+		return Counts{}, errors.New("orderio: Sort cannot start from a saved state or stop at boundaries")
+	}
 	if opt.Sort {
 		return streamSorted(ctx, in, p, out, opt)
 	}
@@ -172,8 +189,12 @@ func Stream(ctx context.Context, in Reader, p *replay.Policy, out Writer, opt Op
 			pool.Put(b)
 		}
 	}()
-	rep := replay.NewReplayer(p)
-	err := decideInOrder(ctx, in.Name(), prepared, rep, toWrite)
+	rep := opt.Start
+	if rep == nil {
+		rep = replay.NewReplayer(p)
+	}
+	bd := boundaries{next: opt.Boundary, at: opt.AtBoundary}
+	err := decideInOrder(ctx, in.Name(), prepared, rep, toWrite, &bd)
 	close(toWrite)
 	if werr := <-writeErr; werr != nil {
 		return counts, werr
@@ -197,7 +218,27 @@ func Stream(ctx context.Context, in Reader, p *replay.Policy, out Writer, opt Op
 // order in sequence and hands the batches on to the writer. A batch that
 // carries an error is decided up to the bad record, handed on, and its
 // error returned.
-func decideInOrder(ctx context.Context, name string, prepared <-chan *batch, r *replay.Replayer, toWrite chan<- *batch) error {
+// boundaries calls at before the first order at or after next.
+type boundaries struct {
+	next int64
+	at   func(r *replay.Replayer, boundary, line int64) (int64, error)
+}
+
+// split returns how many of orders come before the boundary (all of them
+// when there is none).
+func (b *boundaries) split(orders []replay.Prepared) int {
+	if b.at == nil {
+		return len(orders)
+	}
+	for i := range orders {
+		if orders[i].IssuedAt >= b.next {
+			return i
+		}
+	}
+	return len(orders)
+}
+
+func decideInOrder(ctx context.Context, name string, prepared <-chan *batch, r *replay.Replayer, toWrite chan<- *batch, bd *boundaries) error {
 	pending := map[int64]*batch{}
 	var next, prevLine, prevAt int64
 	for b := range prepared {
@@ -219,6 +260,19 @@ func decideInOrder(ctx context.Context, name string, prepared <-chan *batch, r *
 				for hi < len(b.prepared) && b.bad[hi] == nil {
 					hi++
 				}
+				for bd.at != nil && b.prepared[lo].IssuedAt >= bd.next {
+					// Orders are in time order (DecideBatch checks): the
+					// state now is the state at the boundary.
+					next, err := bd.at(r, bd.next, b.recs[lo].Line)
+					if err != nil {
+						return err
+					}
+					if next <= bd.next {
+						return fmt.Errorf("orderio: AtBoundary returned %s, not after %s", fmtTime(next), fmtTime(bd.next))
+					}
+					bd.next = next
+				}
+				hi = lo + bd.split(b.prepared[lo:hi])
 				n, err := r.DecideBatch(b.prepared[lo:hi], b.results[lo:hi])
 				if n > 0 {
 					prevLine, prevAt = b.recs[lo+n-1].Line, b.prepared[lo+n-1].IssuedAt

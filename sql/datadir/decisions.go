@@ -3,6 +3,7 @@ package datadir
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -203,3 +204,40 @@ func syncTree(dir string) error {
 
 // Root is the generation's directory while it is being written.
 func (g *Generation) Root() string { return g.tmp }
+
+// Name is the generation's name (gen-<time>), as CURRENT will hold it.
+func (g *Generation) Name() string { return g.name }
+
+// CurrentGeneration names the current decisions generation, and its
+// directory; "" if there is none (or only the layout before generations).
+func (d *Dir) CurrentGeneration() (name, dir string, err error) {
+	root := d.Path(decisionsDir)
+	b, err := os.ReadFile(filepath.Join(root, currentFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("couldn't read %s: %w", filepath.Join(root, currentFile), explain(err))
+	}
+	name = strings.TrimSpace(string(b))
+	return name, filepath.Join(root, name), nil
+}
+
+// Keep puts a file of the current generation into this one, unchanged: a
+// hard link (a copy where links are not possible), so keeping last
+// night's decisions for the days a replay did not touch costs nothing.
+func (g *Generation) Keep(src, policyDir string) error {
+	dst := filepath.Join(policyDir, filepath.Base(src))
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("couldn't keep %s: %w", src, err)
+	}
+	defer in.Close()
+	return Write(dst, func(w io.Writer) error {
+		_, err := io.Copy(w, in)
+		return err
+	})
+}

@@ -5,13 +5,16 @@
 -- when logged): NotBefore is backdated by about an hour. Entries that
 -- could not be parsed are left out here (they stay in entries).
 --
--- certificates_between(lo, hi) is the same for the certificates whose
--- NotBefore is in [lo, hi) (NULL: unbounded). Every entry of a
+-- certificates_between(lo, hi, logged_from) is the same for the
+-- certificates whose NotBefore is in [lo, hi), counting only entries
+-- logged from logged_from on (NULL: unbounded). Every entry of a
 -- certificate carries the same NotBefore, so a NotBefore range holds
--- whole certificates and deduplicates exactly on its own; the filter
--- reaches the Parquet scan, whose row-group statistics skip the rest.
--- The replay reads history this way, a slice at a time.
-CREATE OR REPLACE MACRO certificates_between(lo, hi) AS TABLE
+-- whole certificates and deduplicates exactly on its own; the filters
+-- reach the Parquet scan, whose row-group statistics skip the rest. The
+-- replay reads history a NotBefore slice at a time, and what is new since
+-- a saved state by logged_from (leaving out certificates with an earlier
+-- entry itself).
+CREATE OR REPLACE MACRO certificates_between(lo, hi, logged_from) AS TABLE
 SELECT
   issuer,
   any_value(issuer_key_hash) AS issuer_key_hash,
@@ -30,7 +33,8 @@ SELECT
 FROM entries
 WHERE parse_error IS NULL AND serial IS NOT NULL AND issuer IS NOT NULL
   AND (lo IS NULL OR not_before >= lo) AND (hi IS NULL OR not_before < hi)
+  AND (logged_from IS NULL OR logged_at >= logged_from)
 GROUP BY issuer, serial;
 
 CREATE OR REPLACE VIEW certificates AS
-SELECT * FROM certificates_between(NULL, NULL);
+SELECT * FROM certificates_between(NULL, NULL, NULL);
