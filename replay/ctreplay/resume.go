@@ -111,7 +111,7 @@ type savedState struct {
 	// Counts are the decisions before At, by kind.
 	Counts orderio.Counts `json:"counts"`
 	Bytes  int64          `json:"bytes"`
-	Sets   int   `json:"live_sets"`
+	Sets   int            `json:"live_sets"`
 	// Buckets counts the live domain and account buckets.
 	Buckets int `json:"live_buckets"`
 }
