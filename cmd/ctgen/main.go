@@ -43,6 +43,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -308,11 +309,17 @@ func main() {
 	hosting := flag.Int("hosting", 3, "log: hosting domains that onboard a burst of new sites")
 	serve := flag.String("serve", "", "log: serve the log in -out on this loopback address instead of writing one")
 	orders := flag.Int("orders", 0, "write `N` synthetic orders (synth.Realistic, streamed) for ctlimits replay --orders instead of a log; the log flags (-certs, -days, -start, -hosting, -serve) do not apply")
+	entries := flag.String("entries", "", "write a Let's Encrypt-shaped history of -certs certificates over -days days straight into this ctlimits `DATA` directory's entries Parquet files (no tiles; for 100M+ certificates)")
+	appendDays := flag.Int("append", 0, "with -entries: grow the history in DATA by this many `days` (its seed, rate and log from DATA/ctgen.json)")
+	logID := flag.String("log-id", "", "with -entries: the log's ID, base64 of 32 bytes (default: derived from -seed)")
 	perDay := flag.Float64("per-day", 0, "with -orders: orders a day on average (default synth.Realistic's, about 45,000; Let's Encrypt issues about 8,000,000); only the clock changes, repeats still draw from the last 2^20 new sets")
 	flag.Usage = func() {
 		fmt.Fprint(flag.CommandLine.Output(), `Usage:
   ctgen [-out DIR] [-certs N] [-days N] [-seed S] [-start DATE] [-hosting N]   write a log
   ctgen -serve ADDR -out DIR                                                   serve a log written before
+  ctgen -entries DATA -certs N -days D [-start DATE] [-seed S] [-log-id ID] [-hosting N]
+                                                                               write a history into DATA's entries Parquet
+  ctgen -entries DATA -append DAYS                                             grow it by DAYS days
   ctgen -orders N [-seed S] [-per-day R] [-out -|FILE.jsonl|FILE.csv|FILE.parquet]
                                                                                write orders (default: JSON lines on stdout)
 
@@ -327,6 +334,18 @@ Flags marked "log:" apply to logs only; with -orders they are an error.
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if flag.NArg() > 0 {
 		log.Fatalf("ctgen: unexpected argument %q", flag.Arg(0))
+	}
+	if set["entries"] {
+		if err := entriesMode(*entries, set, EntriesOptions{Data: *entries, Certs: int64(*certs), Days: *days, Append: *appendDays,
+			History: History{Seed: *seed, Hosting: *hosting}}, *startS, *logID); err != nil {
+			log.Fatalf("ctgen: %v", err)
+		}
+		return
+	}
+	for _, f := range []string{"append", "log-id"} {
+		if set[f] {
+			log.Fatalf("ctgen: -%s applies to -entries", f)
+		}
 	}
 	if set["per-day"] && !set["orders"] {
 		log.Fatal("ctgen: -per-day applies to -orders")
@@ -410,4 +429,45 @@ func printIngest(dir, url string) {
 		return
 	}
 	fmt.Printf("ctlimits ingest --log %s --key %s --origin %s\n", url, base64.StdEncoding.EncodeToString(kf.PublicKey), kf.Origin)
+}
+
+// entriesMode runs `ctgen -entries DATA`.
+func entriesMode(data string, set map[string]bool, o EntriesOptions, start, logID string) error {
+	for _, f := range []string{"out", "serve", "orders", "per-day"} {
+		if set[f] {
+			return fmt.Errorf("-%s: -entries writes a history into DATA; -out, -serve, -orders and -per-day don't apply", f)
+		}
+	}
+	if data == "" {
+		return errors.New("-entries: want a DATA directory")
+	}
+	if set["append"] {
+		for _, f := range []string{"certs", "days", "start", "seed", "log-id", "hosting"} {
+			if set[f] {
+				return fmt.Errorf("-%s: -append grows the history in %s with its own settings (from %s); give only -append DAYS", f, data, stateName)
+			}
+		}
+		if o.Append <= 0 {
+			return fmt.Errorf("-append %d: want a positive number of days", o.Append)
+		}
+	} else {
+		t, err := time.Parse("2006-01-02", start)
+		if err != nil {
+			return fmt.Errorf("-start %q: want a date like 2026-06-01", start)
+		}
+		o.Start = t
+		o.LogID = defaultLogID(o.Seed)
+		if logID != "" {
+			if o.LogID, err = parseLogID(logID); err != nil {
+				return fmt.Errorf("-log-id: %w", err)
+			}
+		}
+	}
+	t0 := time.Now()
+	sum, err := WriteEntries(o)
+	if err != nil {
+		return err
+	}
+	printEntriesSummary(os.Stdout, data, sum, time.Since(t0))
+	return nil
 }
