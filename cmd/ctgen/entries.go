@@ -372,11 +372,13 @@ type plan struct {
 
 func newPlan(h History) *plan {
 	g := &plan{h: h, startMs: h.Start.UnixMilli()}
-	// In steady state renewals are keep/(1) of a period's births summed:
+	// In steady state renewals are the births' later certificates:
 	// a rate of R a day is R/3 births and 2R/3 renewals, and the sites
 	// alive renew 2R/3 a day over a period: 2R/3 * 60 of them.
 	g.oldSites = uint64(math.Round(keep * h.PerDay * float64(renewMs/dayMs)))
-	g.newRate = h.PerDay * (1 - keep)
+	// Hosting bursts are births too: the other births make up the rest,
+	// so that the rate stays PerDay.
+	g.newRate = max(0, h.PerDay*(1-keep)-float64(h.Hosting*burstSites)/30)
 	g.sites = max(1, 2*g.oldSites)
 	g.domains = max(1, uint64(h.PerDay*30))
 	return g
