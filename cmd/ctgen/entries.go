@@ -498,11 +498,11 @@ func (g *plan) run(end int, f func(d int, day []uint64, finals int) error) error
 
 // chunk is one file's worth of a day's certificates.
 type chunk struct {
-	dayStart   int64
-	certs      []uint64 // packed, as in the calendar
-	firstIdx   int64
-	firstCert  int64
-	lastIdx    int64
+	dayStart  int64
+	certs     []uint64 // packed, as in the calendar
+	firstIdx  int64
+	firstCert int64
+	lastIdx   int64
 }
 
 // entriesWriter encodes chunks into files on its workers.
