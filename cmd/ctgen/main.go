@@ -46,6 +46,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"math"
 	"math/big"
@@ -261,6 +262,14 @@ func Write(dir string, c Config) (int64, error) {
 		chains[is] = [][]byte{is.Cert.Raw, ca.Root.Cert.Raw}
 	}
 	origin := "ctgen.ctlimits.example/" + c.Start.Format("2006-01-02")
+	// Mark the directory first, so that a later -out can replace it even
+	// if this run fails half way.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, outMark), []byte("a log written by ctgen: ctgen -out replaces this directory\n"), 0o644); err != nil {
+		return 0, err
+	}
 	w, err := ctlogtest.NewStreamWriter(dir, origin, key, issuers)
 	if err != nil {
 		return 0, err
@@ -371,8 +380,8 @@ Flags marked "log:" apply to logs only; with -orders they are an error.
 	if err != nil {
 		log.Fatalf("ctgen: -start %q: %v", *startS, err)
 	}
-	if err := os.RemoveAll(*out); err != nil {
-		log.Fatal(err)
+	if err := replaceOutDir(*out); err != nil {
+		log.Fatalf("ctgen: %v", err)
 	}
 	t0 := time.Now()
 	n, err := Write(*out, Config{Certs: *certs, Days: *days, Seed: *seed, Start: start, Hosting: *hosting})
@@ -380,7 +389,41 @@ Flags marked "log:" apply to logs only; with -orders they are an error.
 		log.Fatalf("ctgen: %v", err)
 	}
 	fmt.Printf("wrote %d entries to %s in %s\n", n, *out, time.Since(t0).Round(time.Millisecond))
-	printIngest(*out, "file://"+absPath(*out))
+	printIngest(os.Stdout, *out, "file://"+absPath(*out))
+}
+
+// outMark is the file that marks a directory as a log ctgen wrote: -out
+// replaces only such directories (or empty ones).
+const outMark = ".ctgen-log"
+
+// replaceOutDir clears dir for a new log: a log ctgen wrote before is
+// removed; any other non-empty directory, or a file, is refused and left
+// alone.
+func replaceOutDir(dir string) error {
+	st, err := os.Lstat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("-out %s: %w", dir, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("-out %s: not a directory; ctgen writes a log into a directory of its own", dir)
+	}
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("-out %s: %w", dir, err)
+	}
+	if len(des) == 0 {
+		return nil
+	}
+	if _, err := os.Lstat(filepath.Join(dir, outMark)); err != nil {
+		return fmt.Errorf("-out %s: the directory is not empty and was not written by ctgen (no %s in it), so ctgen won't replace it: give a new or empty directory", dir, outMark)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("couldn't remove the old log in %s: %w", dir, err)
+	}
+	return nil
 }
 
 func absPath(p string) string {
@@ -411,12 +454,12 @@ func serveLog(dir, addr string) {
 	mux.Handle("/", s.Static())
 	base := "http://" + ln.Addr().String()
 	fmt.Printf("serving %d entries: static-ct at %s/, RFC 6962 at %s/rfc6962/\n", len(l.Entries), base, base)
-	printIngest(dir, base+"/")
+	printIngest(os.Stdout, dir, base+"/")
 	log.Fatal(http.Serve(ln, mux))
 }
 
 // printIngest prints the ingest command for the log, from its log.json.
-func printIngest(dir, url string) {
+func printIngest(w io.Writer, dir, url string) {
 	b, err := os.ReadFile(filepath.Join(dir, "log.json"))
 	if err != nil {
 		return
@@ -428,7 +471,9 @@ func printIngest(dir, url string) {
 	if json.Unmarshal(b, &kf) != nil {
 		return
 	}
-	fmt.Printf("ctlimits ingest --log %s --key %s --origin %s\n", url, base64.StdEncoding.EncodeToString(kf.PublicKey), kf.Origin)
+	// --protocol: ctlimits ingest needs it for a URL not in the log list
+	// (it assumes static only for file:// URLs).
+	fmt.Fprintf(w, "ctlimits ingest --log %s --protocol static --key %s --origin %s\n", url, base64.StdEncoding.EncodeToString(kf.PublicKey), kf.Origin)
 }
 
 // entriesMode runs `ctgen -entries DATA`.
