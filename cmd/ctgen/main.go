@@ -6,6 +6,16 @@
 //	ctgen -out DIR [-certs 1000000] [-days 30] [-seed 1] [-start 2026-06-01]
 //	ctgen -serve 127.0.0.1:8080 -out DIR      (serve a log written before)
 //	ctgen -orders N [-seed 1] [-per-day R] [-out -|FILE.jsonl|FILE.csv|FILE.parquet]
+//	ctgen -entries DATA -certs N -days D [-start DATE] [-seed S] [-log-id ID] [-hosting H]
+//	ctgen -entries DATA -append DAYS
+//
+// With -entries, ctgen writes a history straight into DATA's entries
+// Parquet files, as `ctlimits ingest` would, without encoding
+// certificates (see entries.go); -append grows it day by day. -hosting
+// there counts bursts per 30 days.
+//
+// -out replaces a log ctgen wrote before (marked by .ctgen-log) or an
+// empty directory; it refuses any other non-empty directory.
 //
 // With -orders, ctgen writes the N orders of synth.Realistic(seed, N)
 // (mostly renewals over many small domains, an order every 2 seconds on
