@@ -14,8 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
 	"github.com/ctlimits/ctlimits/ingest/entryschema"
-	// Reuse zstd encoders across pages (see the package doc).
-	_ "github.com/ctlimits/ctlimits/ingest/parquetzstd"
+	"github.com/ctlimits/ctlimits/sql/parquetio"
 )
 
 // Schema is the Arrow schema of the entries files (see entryschema, which
@@ -33,7 +32,7 @@ const batchRows = 8192
 func writerProps() *parquet.WriterProperties {
 	return parquet.NewWriterProperties(
 		// zstd at its default level: with pooled encoders
-		// (ingest/parquetzstd) compression is ~3% of ingest CPU, and
+		// (sql/parquetio) compression is ~3% of ingest CPU, and
 		// level 1 saved no measurable CPU for 2% larger files
 		// (37.98 against 37.16 bytes per entry on the benchmark log).
 		parquet.WithCompression(compress.Codecs.Zstd),
@@ -68,6 +67,7 @@ func newFileWriter(dir, logID string) (*fileWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("couldn't create temporary file in %s: %w", dir, err)
 	}
+	parquetio.RegisterZstd() // reuse zstd encoders across pages
 	fw := &fileWriter{log: logID, tmp: f.Name(), f: f, buf: bufio.NewWriterSize(f, 1<<20)}
 	// bufio.Writer has no Close, so the Parquet writer cannot close the
 	// file behind our back before it is synced.
@@ -109,8 +109,8 @@ func (fw *fileWriter) add(r *Row) error {
 		b.Field(6).(*array.StringBuilder).Append(r.Serial)
 		b.Field(7).(*array.TimestampBuilder).Append(arrow.Timestamp(r.NotBefore))
 		b.Field(8).(*array.TimestampBuilder).Append(arrow.Timestamp(r.NotAfter))
-		appendList(b.Field(9).(*array.ListBuilder), r.DNSNames)
-		appendList(b.Field(10).(*array.ListBuilder), r.IPAddresses)
+		parquetio.AppendList(b.Field(9).(*array.ListBuilder), r.DNSNames)
+		parquetio.AppendList(b.Field(10).(*array.ListBuilder), r.IPAddresses)
 		if r.CommonName != "" {
 			b.Field(11).(*array.StringBuilder).Append(r.CommonName)
 		} else {
@@ -131,22 +131,12 @@ func (fw *fileWriter) add(r *Row) error {
 	return nil
 }
 
-func appendList(lb *array.ListBuilder, vs []string) {
-	lb.Append(true)
-	vb := lb.ValueBuilder().(*array.StringBuilder)
-	for _, v := range vs {
-		vb.Append(v)
-	}
-}
-
 func (fw *fileWriter) flush() error {
 	if fw.n == 0 {
 		return nil
 	}
-	rec := fw.b.NewRecord()
-	defer rec.Release()
 	fw.n = 0
-	if err := fw.w.WriteBuffered(rec); err != nil {
+	if err := parquetio.FlushRecord(fw.w, fw.b); err != nil {
 		return fmt.Errorf("couldn't write Parquet rows: %w", err)
 	}
 	return nil
@@ -209,3 +199,31 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// EntriesWriter writes one entries file exactly as Run does (schema,
+// encodings, row groups, durable commit), for tools that make entries
+// without reading a log: cmd/ctgen writes generated histories with it.
+type EntriesWriter struct{ fw *fileWriter }
+
+// NewEntriesWriter starts an entries file in dir (an EntriesDir) for the
+// log with the given standard base64 ID (the log column).
+func NewEntriesWriter(dir, logID string) (*EntriesWriter, error) {
+	fw, err := newFileWriter(dir, logID)
+	if err != nil {
+		return nil, err
+	}
+	return &EntriesWriter{fw}, nil
+}
+
+// Add appends a row; rows must come in index order.
+func (w *EntriesWriter) Add(r *Row) error { return w.fw.add(r) }
+
+// Commit finishes the file as dir/<first>-<last>.parquet (the name Run
+// gives the file covering entries first to last), durably, and returns
+// its size in bytes.
+func (w *EntriesWriter) Commit(dir string, first, last int64) (int64, error) {
+	return w.fw.commit(dir, fileName(first, last))
+}
+
+// Abort removes the unfinished file.
+func (w *EntriesWriter) Abort() { w.fw.abort() }

@@ -57,7 +57,7 @@ func BenchmarkPhysicalParseCertificate(b *testing.B) {
 
 // BenchmarkPhysicalEncodeRow encodes one entries row into Parquet with
 // ingest's writer (fileWriter: the entries schema, zstd through
-// ingest/parquetzstd, 8,192-row batches into buffered 64k-row row groups),
+// sql/parquetio, 8,192-row batches into buffered 64k-row row groups),
 // amortized over b.N rows into one file whose bytes are counted and
 // discarded; finishing the file (the last row group and the footer) is
 // timed too. The rows are the sample log's 1,000 entries as ingest parses

@@ -6,6 +6,16 @@
 //	ctgen -out DIR [-certs 1000000] [-days 30] [-seed 1] [-start 2026-06-01]
 //	ctgen -serve 127.0.0.1:8080 -out DIR      (serve a log written before)
 //	ctgen -orders N [-seed 1] [-per-day R] [-out -|FILE.jsonl|FILE.csv|FILE.parquet]
+//	ctgen -entries DATA -certs N -days D [-start DATE] [-seed S] [-log-id ID] [-hosting H]
+//	ctgen -entries DATA -append DAYS
+//
+// With -entries, ctgen writes a history straight into DATA's entries
+// Parquet files, as `ctlimits ingest` would, without encoding
+// certificates (see entries.go); -append grows it day by day. -hosting
+// there counts bursts per 30 days.
+//
+// -out replaces a log ctgen wrote before (marked by .ctgen-log) or an
+// empty directory; it refuses any other non-empty directory.
 //
 // With -orders, ctgen writes the N orders of synth.Realistic(seed, N)
 // (mostly renewals over many small domains, an order every 2 seconds on
@@ -43,8 +53,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"math"
 	"math/big"
@@ -260,6 +272,14 @@ func Write(dir string, c Config) (int64, error) {
 		chains[is] = [][]byte{is.Cert.Raw, ca.Root.Cert.Raw}
 	}
 	origin := "ctgen.ctlimits.example/" + c.Start.Format("2006-01-02")
+	// Mark the directory first, so that a later -out can replace it even
+	// if this run fails half way.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, outMark), []byte("a log written by ctgen: ctgen -out replaces this directory\n"), 0o644); err != nil {
+		return 0, err
+	}
 	w, err := ctlogtest.NewStreamWriter(dir, origin, key, issuers)
 	if err != nil {
 		return 0, err
@@ -308,11 +328,17 @@ func main() {
 	hosting := flag.Int("hosting", 3, "log: hosting domains that onboard a burst of new sites")
 	serve := flag.String("serve", "", "log: serve the log in -out on this loopback address instead of writing one")
 	orders := flag.Int("orders", 0, "write `N` synthetic orders (synth.Realistic, streamed) for ctlimits replay --orders instead of a log; the log flags (-certs, -days, -start, -hosting, -serve) do not apply")
+	entries := flag.String("entries", "", "write a Let's Encrypt-shaped history of -certs certificates over -days days straight into this ctlimits `DATA` directory's entries Parquet files (no tiles; for 100M+ certificates)")
+	appendDays := flag.Int("append", 0, "with -entries: grow the history in DATA by this many `days` (its seed, rate and log from DATA/ctgen.json)")
+	logID := flag.String("log-id", "", "with -entries: the log's ID, base64 of 32 bytes (default: derived from -seed)")
 	perDay := flag.Float64("per-day", 0, "with -orders: orders a day on average (default synth.Realistic's, about 45,000; Let's Encrypt issues about 8,000,000); only the clock changes, repeats still draw from the last 2^20 new sets")
 	flag.Usage = func() {
 		fmt.Fprint(flag.CommandLine.Output(), `Usage:
   ctgen [-out DIR] [-certs N] [-days N] [-seed S] [-start DATE] [-hosting N]   write a log
   ctgen -serve ADDR -out DIR                                                   serve a log written before
+  ctgen -entries DATA -certs N -days D [-start DATE] [-seed S] [-log-id ID] [-hosting N]
+                                                                               write a history into DATA's entries Parquet
+  ctgen -entries DATA -append DAYS                                             grow it by DAYS days
   ctgen -orders N [-seed S] [-per-day R] [-out -|FILE.jsonl|FILE.csv|FILE.parquet]
                                                                                write orders (default: JSON lines on stdout)
 
@@ -327,6 +353,18 @@ Flags marked "log:" apply to logs only; with -orders they are an error.
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if flag.NArg() > 0 {
 		log.Fatalf("ctgen: unexpected argument %q", flag.Arg(0))
+	}
+	if set["entries"] {
+		if err := entriesMode(*entries, set, EntriesOptions{Data: *entries, Certs: int64(*certs), Days: *days, Append: *appendDays,
+			History: History{Seed: *seed, Hosting: *hosting}}, *startS, *logID); err != nil {
+			log.Fatalf("ctgen: %v", err)
+		}
+		return
+	}
+	for _, f := range []string{"append", "log-id"} {
+		if set[f] {
+			log.Fatalf("ctgen: -%s applies to -entries", f)
+		}
 	}
 	if set["per-day"] && !set["orders"] {
 		log.Fatal("ctgen: -per-day applies to -orders")
@@ -352,8 +390,8 @@ Flags marked "log:" apply to logs only; with -orders they are an error.
 	if err != nil {
 		log.Fatalf("ctgen: -start %q: %v", *startS, err)
 	}
-	if err := os.RemoveAll(*out); err != nil {
-		log.Fatal(err)
+	if err := replaceOutDir(*out); err != nil {
+		log.Fatalf("ctgen: %v", err)
 	}
 	t0 := time.Now()
 	n, err := Write(*out, Config{Certs: *certs, Days: *days, Seed: *seed, Start: start, Hosting: *hosting})
@@ -361,7 +399,41 @@ Flags marked "log:" apply to logs only; with -orders they are an error.
 		log.Fatalf("ctgen: %v", err)
 	}
 	fmt.Printf("wrote %d entries to %s in %s\n", n, *out, time.Since(t0).Round(time.Millisecond))
-	printIngest(*out, "file://"+absPath(*out))
+	printIngest(os.Stdout, *out, "file://"+absPath(*out))
+}
+
+// outMark is the file that marks a directory as a log ctgen wrote: -out
+// replaces only such directories (or empty ones).
+const outMark = ".ctgen-log"
+
+// replaceOutDir clears dir for a new log: a log ctgen wrote before is
+// removed; any other non-empty directory, or a file, is refused and left
+// alone.
+func replaceOutDir(dir string) error {
+	st, err := os.Lstat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("-out %s: %w", dir, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("-out %s: not a directory; ctgen writes a log into a directory of its own", dir)
+	}
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("-out %s: %w", dir, err)
+	}
+	if len(des) == 0 {
+		return nil
+	}
+	if _, err := os.Lstat(filepath.Join(dir, outMark)); err != nil {
+		return fmt.Errorf("-out %s: the directory is not empty and was not written by ctgen (no %s in it), so ctgen won't replace it: give a new or empty directory", dir, outMark)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("couldn't remove the old log in %s: %w", dir, err)
+	}
+	return nil
 }
 
 func absPath(p string) string {
@@ -392,12 +464,12 @@ func serveLog(dir, addr string) {
 	mux.Handle("/", s.Static())
 	base := "http://" + ln.Addr().String()
 	fmt.Printf("serving %d entries: static-ct at %s/, RFC 6962 at %s/rfc6962/\n", len(l.Entries), base, base)
-	printIngest(dir, base+"/")
+	printIngest(os.Stdout, dir, base+"/")
 	log.Fatal(http.Serve(ln, mux))
 }
 
 // printIngest prints the ingest command for the log, from its log.json.
-func printIngest(dir, url string) {
+func printIngest(w io.Writer, dir, url string) {
 	b, err := os.ReadFile(filepath.Join(dir, "log.json"))
 	if err != nil {
 		return
@@ -409,5 +481,48 @@ func printIngest(dir, url string) {
 	if json.Unmarshal(b, &kf) != nil {
 		return
 	}
-	fmt.Printf("ctlimits ingest --log %s --key %s --origin %s\n", url, base64.StdEncoding.EncodeToString(kf.PublicKey), kf.Origin)
+	// --protocol: ctlimits ingest needs it for a URL not in the log list
+	// (it assumes static only for file:// URLs).
+	fmt.Fprintf(w, "ctlimits ingest --log %s --protocol static --key %s --origin %s\n", url, base64.StdEncoding.EncodeToString(kf.PublicKey), kf.Origin)
+}
+
+// entriesMode runs `ctgen -entries DATA`.
+func entriesMode(data string, set map[string]bool, o EntriesOptions, start, logID string) error {
+	for _, f := range []string{"out", "serve", "orders", "per-day"} {
+		if set[f] {
+			return fmt.Errorf("-%s: -entries writes a history into DATA; -out, -serve, -orders and -per-day don't apply", f)
+		}
+	}
+	if data == "" {
+		return errors.New("-entries: want a DATA directory")
+	}
+	if set["append"] {
+		for _, f := range []string{"certs", "days", "start", "seed", "log-id", "hosting"} {
+			if set[f] {
+				return fmt.Errorf("-%s: -append grows the history in %s with its own settings (from %s); give only -append DAYS", f, data, stateName)
+			}
+		}
+		if o.Append <= 0 {
+			return fmt.Errorf("-append %d: want a positive number of days", o.Append)
+		}
+	} else {
+		t, err := time.Parse("2006-01-02", start)
+		if err != nil {
+			return fmt.Errorf("-start %q: want a date like 2026-06-01", start)
+		}
+		o.Start = t
+		o.LogID = defaultLogID(o.Seed)
+		if logID != "" {
+			if o.LogID, err = parseLogID(logID); err != nil {
+				return fmt.Errorf("-log-id: %w", err)
+			}
+		}
+	}
+	t0 := time.Now()
+	sum, err := WriteEntries(o)
+	if err != nil {
+		return err
+	}
+	printEntriesSummary(os.Stdout, data, sum, time.Since(t0))
+	return nil
 }

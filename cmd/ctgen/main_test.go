@@ -273,3 +273,64 @@ func TestOrdersPerDay(t *testing.T) {
 		t.Fatalf("%.0f orders a day with -per-day %.0f", rate, perDay)
 	}
 }
+
+// TestOutRefusesADirectoryItDidNotWrite: -out replaces a log ctgen
+// wrote, but a non-empty directory without ctgen's mark is refused and
+// left alone (issue 10, item 19).
+func TestOutRefusesADirectoryItDidNotWrite(t *testing.T) {
+	dir := t.TempDir()
+	precious := filepath.Join(dir, "precious.txt")
+	if err := os.WriteFile(precious, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := replaceOutDir(dir)
+	if _, serr := os.Stat(precious); serr != nil {
+		t.Fatalf("-out deleted a directory ctgen did not write: %v", serr)
+	}
+	if err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "not written by ctgen") {
+		t.Fatalf("replacing a foreign directory: %v", err)
+	}
+	// A log ctgen wrote is replaced; so is an empty or missing directory.
+	log := filepath.Join(t.TempDir(), "log")
+	for range 2 {
+		if err := replaceOutDir(log); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Write(log, Config{Certs: 200, Days: 2, Seed: 1, Hosting: 0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := replaceOutDir(t.TempDir()); err != nil {
+		t.Fatalf("an empty directory: %v", err)
+	}
+	// A file is not a directory to replace either.
+	if err := replaceOutDir(precious); err == nil {
+		t.Fatal("-out naming a file: no error")
+	}
+}
+
+// TestServePrintsAWorkingIngestCommand: the command printed for a log
+// served over HTTP names its protocol, which ctlimits ingest requires for
+// a URL not in the log list (issue 10, item 19).
+func TestServePrintsAWorkingIngestCommand(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	if _, err := Write(dir, Config{Certs: 200, Days: 2, Seed: 1, Hosting: 0}); err != nil {
+		t.Fatal(err)
+	}
+	for _, url := range []string{"http://127.0.0.1:8080/", "file://" + dir} {
+		var b bytes.Buffer
+		printIngest(&b, dir, url)
+		args := strings.Fields(b.String())
+		if len(args) < 2 || args[0] != "ctlimits" || args[1] != "ingest" {
+			t.Fatalf("printed %q", b.String())
+		}
+		if !slices.Contains(args, "--protocol") || args[slices.Index(args, "--protocol")+1] != "static" {
+			t.Fatalf("%s: printed %q, without --protocol static", url, b.String())
+		}
+		for _, f := range []string{"--log", "--key", "--origin"} {
+			if !slices.Contains(args, f) {
+				t.Fatalf("%s: printed %q, without %s", url, b.String(), f)
+			}
+		}
+	}
+}

@@ -12,8 +12,8 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/compress"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
-	_ "github.com/ctlimits/ctlimits/ingest/parquetzstd"
 	"github.com/ctlimits/ctlimits/replay"
+	"github.com/ctlimits/ctlimits/sql/parquetio"
 )
 
 // DecisionSchema is the Parquet schema of decision files; docs/schema.md
@@ -81,6 +81,7 @@ func newParquetWriter(w io.Writer, opt WriterOptions) (*parquetWriter, error) {
 	// the whole replay (measured, docs/benchmarks.md). zstd level 1: most
 	// of zstd's ratio on these columns for a fraction of the default's
 	// time.
+	parquetio.RegisterZstd()
 	props := parquet.NewWriterProperties(
 		parquet.WithCompression(compress.Codecs.Zstd),
 		parquet.WithCompressionLevel(1),
@@ -102,14 +103,6 @@ func newParquetWriter(w io.Writer, opt WriterOptions) (*parquetWriter, error) {
 		return nil, fmt.Errorf("couldn't start Parquet output: %w", err)
 	}
 	return &parquetWriter{fw: fw, b: array.NewRecordBuilder(memory.DefaultAllocator, schema), ct: opt.CT, policy: opt.Policy}, nil
-}
-
-func appendList(lb *array.ListBuilder, ss []string) {
-	lb.Append(true)
-	vb := lb.ValueBuilder().(*array.StringBuilder)
-	for _, s := range ss {
-		vb.Append(s)
-	}
 }
 
 func (p *parquetWriter) Write(r *Row) error {
@@ -134,8 +127,8 @@ func (p *parquetWriter) Write(r *Row) error {
 	}
 	f[6].(*array.BooleanBuilder).Append(res.Renewal)
 	f[7].(*array.BooleanBuilder).Append(res.ARI)
-	appendList(f[8].(*array.ListBuilder), pr.Names)
-	appendList(f[9].(*array.ListBuilder), pr.Domains)
+	parquetio.AppendList(f[8].(*array.ListBuilder), pr.Names)
+	parquetio.AppendList(f[9].(*array.ListBuilder), pr.Domains)
 	p.scratch = hex.AppendEncode(p.scratch[:0], pr.Set[:])
 	f[10].(*array.StringBuilder).BinaryBuilder.Append(p.scratch)
 	minTok := int64(-1)
@@ -184,10 +177,8 @@ func (p *parquetWriter) flush() error {
 	if p.n == 0 {
 		return nil
 	}
-	rec := p.b.NewRecord()
-	defer rec.Release()
 	p.n = 0
-	if err := p.fw.WriteBuffered(rec); err != nil {
+	if err := parquetio.FlushRecord(p.fw, p.b); err != nil {
 		return fmt.Errorf("couldn't write Parquet: %w", err)
 	}
 	return nil

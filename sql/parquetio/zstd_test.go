@@ -1,4 +1,4 @@
-package parquetzstd
+package parquetio
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 )
 
 func TestRegisteredAndRoundTrips(t *testing.T) {
+	RegisterZstd()
+	RegisterZstd() // idempotent
 	c, err := compress.GetCodec(compress.Codecs.Zstd)
 	if err != nil {
 		t.Fatal(err)
