@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/ctlimits/ctlimits/ingest/loglist"
+	"github.com/ctlimits/ctlimits/sql/datadir"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 )
@@ -192,6 +193,14 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		return nil, fmt.Errorf("ingest %s into %s: %w", l.Description, cfg.Data, err)
 	}
 	defer unlock()
+	// What a killed ingest of this log left: its temporary entries files
+	// and state file (the lock is held, so none is being written).
+	if _, err := datadir.SweepTemp(dir); err != nil {
+		return nil, err
+	}
+	if _, err := datadir.SweepTempOf(statePath(cfg.Data, l.DirName())); err != nil {
+		return nil, err
+	}
 
 	var src source
 	switch l.Kind {

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
 	"github.com/ctlimits/ctlimits/ingest/entryschema"
+	"github.com/ctlimits/ctlimits/sql/datadir"
 	"github.com/ctlimits/ctlimits/sql/parquetio"
 )
 
@@ -177,7 +178,7 @@ func (fw *fileWriter) commit(dir, name string) (int64, error) {
 		os.Remove(fw.tmp)
 		return 0, fmt.Errorf("couldn't rename %s to %s: %w", fw.tmp, final, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := datadir.SyncDir(dir); err != nil {
 		return 0, err
 	}
 	return st.Size(), nil
@@ -186,18 +187,6 @@ func (fw *fileWriter) commit(dir, name string) (int64, error) {
 func (fw *fileWriter) abort() {
 	fw.f.Close()
 	os.Remove(fw.tmp)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("couldn't open directory %s to sync it: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("couldn't sync directory %s: %w", dir, err)
-	}
-	return nil
 }
 
 // EntriesWriter writes one entries file exactly as Run does (schema,

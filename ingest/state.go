@@ -190,27 +190,10 @@ func saveState(path string, s *State) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	f, err := createTemp(dir, ".state-", ".tmp")
-	if err != nil {
-		return fmt.Errorf("couldn't write state: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("couldn't write state %s: %w", path, err)
-	}
-	return syncDir(dir)
+	// datadir's durable write: its temporary file is ".<log>.json<random>"
+	// beside path, which the next ingest of the log sweeps if a crash
+	// leaves it.
+	return datadir.WriteFile(path, append(b, '\n'))
 }
 
 // ErrLocked is returned when another ingest holds the log's lock in DATA.

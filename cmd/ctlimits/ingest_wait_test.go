@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,5 +39,38 @@ func TestIngestMaxWait(t *testing.T) {
 	code, _, errOut = run(t, "", "ingest", "--log", "nimbus2026", "--max-wait", "0s")
 	if code != exitUsage || !strings.Contains(errOut, "--max-wait") {
 		t.Errorf("--max-wait 0s: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// A killed ingest leaves temporary files (an entries file being written,
+// a state file being replaced); the next ingest of the log removes them,
+// and only its own: another log's are left to that log's ingest.
+func TestIngestSweepsWhatAKilledIngestLeft(t *testing.T) {
+	data := ingestSample(t)
+	logs, _ := filepath.Glob(filepath.Join(data, "entries", "log=*"))
+	states, _ := filepath.Glob(filepath.Join(data, "state", "*.json"))
+	if len(logs) != 1 || len(states) != 1 {
+		t.Fatalf("entries %v, states %v", logs, states)
+	}
+	mine := []string{
+		filepath.Join(logs[0], ".entries-1x2y3z.parquet.tmp"),
+		filepath.Join(data, "state", "."+filepath.Base(states[0])+"1234567"),
+	}
+	other := filepath.Join(data, "state", ".another-log.json1234567")
+	for _, f := range append(mine, other) {
+		if err := os.WriteFile(f, []byte("half"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, _, stderr := run(t, "", append([]string{"ingest", "--data", data, "--quiet"}, sampleArgs(t)...)...); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, f := range mine {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Errorf("%s is still there", f)
+		}
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another log's temporary file was removed: %v", err)
 	}
 }

@@ -94,3 +94,67 @@ func TestKillNineDuringIngestThenResume(t *testing.T) {
 		t.Fatalf("temporary files left: %v", tmp)
 	}
 }
+
+// TestKillNineDuringReplayThenReplay kills replays of the demo log with
+// SIGKILL at moments spread over their run (reading, replaying, saving
+// states, writing decisions, switching generations), then replays again
+// without --from-scratch: the decisions must equal a clean replay's, the
+// saved states must still be usable, and nothing temporary may be left.
+func TestKillNineDuringReplayThenReplay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	data := t.TempDir()
+	if code, _, stderr := run(t, "", "demo", "--data", data, "--log-dir", "../../testdata/demolog"); code != exitOK {
+		t.Fatalf("demo: exit %d: %s", code, stderr)
+	}
+	replayArgs := []string{"replay", "--data", data, "--issuers", "all", "--keep-days", "120", "--slice", "12h"}
+	if code, _, stderr := run(t, "", append(replayArgs, "--from-scratch")...); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	ref := filepath.Join(t.TempDir(), "ref.parquet")
+	copyDecisions(t, data, ref)
+	// How long a replay of everything takes here, to spread the kills.
+	start := time.Now()
+	if code, _, stderr := run(t, "", append(replayArgs, "--from-scratch")...); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	took := time.Since(start)
+	killedSomewhere := 0
+	for i := 1; i <= 6; i++ {
+		cmd := exec.Command(os.Args[0], append(replayArgs, "--from-scratch", "--quiet")...)
+		cmd.Env = append(os.Environ(), "CTLIMITS_AS_MAIN=1")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(took * time.Duration(i) / 6) // a child process: no clock to inject
+		if cmd.Process.Signal(syscall.SIGKILL) == nil {
+			killedSomewhere++
+		}
+		cmd.Wait()
+		code, _, stderr := run(t, "", replayArgs...)
+		if code != exitOK {
+			t.Fatalf("kill %d: the next replay failed: exit %d: %s", i, code, stderr)
+		}
+		q := `SELECT count(*) FROM (
+			(SELECT * EXCLUDE (over_model) FROM decisions EXCEPT ALL SELECT * FROM read_parquet('` + ref + `'))
+			UNION ALL
+			(SELECT * FROM read_parquet('` + ref + `') EXCEPT ALL SELECT * EXCLUDE (over_model) FROM decisions))`
+		if n := queryInt(t, data, q); n != 0 {
+			t.Fatalf("kill %d: %d rows differ from a clean replay", i, n)
+		}
+		var left []string
+		filepath.Walk(data, func(p string, info os.FileInfo, err error) error {
+			if err == nil && strings.HasPrefix(info.Name(), ".") && p != data {
+				left = append(left, p)
+			}
+			return nil
+		})
+		if len(left) > 0 {
+			t.Fatalf("kill %d: temporary files left after the next replay: %v", i, left)
+		}
+	}
+	if killedSomewhere == 0 {
+		t.Fatal("every child finished before its kill: the test proves nothing")
+	}
+}

@@ -384,3 +384,61 @@ func TestReplayDataResumeLeavesOutCertificatesLoggedBefore(t *testing.T) {
 		t.Fatalf("%d decisions, want the demo's 473 certificates", n)
 	}
 }
+
+// A damaged saved state, or one written under another policy, is refused
+// with an error that names it and says what to do; --from-scratch
+// rebuilds it.
+func TestReplayDataRefusesDamagedOrForeignStates(t *testing.T) {
+	data := t.TempDir()
+	if code, _, stderr := run(t, "", "demo", "--data", data, "--log-dir", "../../testdata/demolog"); code != exitOK {
+		t.Fatalf("demo: exit %d: %s", code, stderr)
+	}
+	for _, policy := range []string{"letsencrypt-2019", "letsencrypt"} {
+		if code, _, stderr := run(t, "", "replay", "--data", data, "--policy", policy, "--from-scratch"); code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+	}
+	states := func(glob string) []string {
+		m, _ := filepath.Glob(filepath.Join(data, "replay", glob, "*.state"))
+		slices.Sort(m)
+		if len(m) == 0 {
+			t.Fatalf("no states in %s", glob)
+		}
+		return m
+	}
+	// The letsencrypt stream is the newest directory written; find it by
+	// its record's policy.
+	var mine, foreign []string
+	dirs, _ := filepath.Glob(filepath.Join(data, "replay", "production-*"))
+	for _, d := range dirs {
+		if strings.HasPrefix(filepath.Base(d), "production-other-") { // the demo's own replay
+			continue
+		}
+		b, _ := os.ReadFile(filepath.Join(d, "resume.json"))
+		if strings.Contains(string(b), `"policy": "letsencrypt"`) {
+			mine = states(filepath.Base(d))
+		} else {
+			foreign = states(filepath.Base(d))
+		}
+	}
+	latest := mine[len(mine)-1]
+	// Another policy's state in its place.
+	b, _ := os.ReadFile(foreign[len(foreign)-1])
+	os.WriteFile(latest, b, 0o644)
+	code, _, stderr := run(t, "", "replay", "--data", data, "--policy", "letsencrypt")
+	if code != exitError || !strings.Contains(stderr, latest) || !strings.Contains(stderr, "letsencrypt-2019") || !strings.Contains(stderr, "--from-scratch") {
+		t.Fatalf("a foreign state: exit %d: %s", code, stderr)
+	}
+	// A damaged one.
+	os.WriteFile(latest, []byte("CTLIMITS-STATE not really"), 0o644)
+	code, _, stderr = run(t, "", "replay", "--data", data, "--policy", "letsencrypt")
+	if code != exitError || !strings.Contains(stderr, latest) || !strings.Contains(stderr, "--from-scratch") {
+		t.Fatalf("a damaged state: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := run(t, "", "replay", "--data", data, "--policy", "letsencrypt", "--from-scratch"); code != exitOK {
+		t.Fatalf("--from-scratch: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := run(t, "", "replay", "--data", data, "--policy", "letsencrypt"); code != exitOK || !strings.Contains(stderr, "resuming from the state saved at") {
+		t.Fatalf("after --from-scratch: exit %d: %s", code, stderr)
+	}
+}

@@ -451,6 +451,11 @@ func (e *engine) replayChunked(ctx context.Context, st Stream, where string, arg
 	if full {
 		var err error
 		rdir = resumeDir(e.dd, st)
+		// A state file a killed replay was writing (the decisions lock
+		// is held: no replay is writing one now).
+		if _, err := datadir.SweepTemp(rdir); err != nil {
+			return res, err
+		}
 		if files, err = entriesFiles(e.dd); err != nil {
 			return res, err
 		}
