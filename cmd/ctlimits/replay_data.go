@@ -177,9 +177,10 @@ func runReplayData(ctx context.Context, env *cmdEnv, data string) error {
 	if c.workers, _ = fs.GetInt("workers"); c.workers < 1 {
 		return usagef("--workers %d: want 1 or more", c.workers)
 	}
-	if !fs.Changed("format") {
-		c.format = "parquet"
-	} else if c.out == "" && c.format != "parquet" {
+	if c.format, err = orderio.ChooseOutputFormat(c.format, fs.Changed("format"), c.out, "parquet"); err != nil {
+		return usageError{err}
+	}
+	if c.out == "" && c.format != "parquet" {
 		return usagef("--format %s needs --out FILE (or -o - for stdout): DATA keeps decisions in Parquet", c.format)
 	}
 	if c.out != "" && len(c.streams) > 1 {
