@@ -61,6 +61,13 @@ func normalizeName(raw string) (ident, error) {
 		}
 	}
 	name := strings.TrimSuffix(raw, ".")
+	if len(name) < len(raw) && mayBeIP(name) {
+		if _, err := netip.ParseAddr(name); err == nil {
+			// Neither a DNS name (all-numeric TLD) nor an IP address; as a
+			// name it would not normalize to itself.
+			return ident{}, fmt.Errorf("%w: %q is an IP address with a trailing dot", ErrBadName, raw)
+		}
+	}
 	if !isASCII(name) {
 		if !utf8.ValidString(name) {
 			return ident{}, fmt.Errorf("%w: %q is not valid UTF-8", ErrBadName, raw)

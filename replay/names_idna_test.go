@@ -71,7 +71,7 @@ func mustPolicy(t *testing.T) *Policy {
 func TestNonASCIIControlsAreRefused(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"a\u0085b.example", "a\u2028.example", "a\u202eb.example", "\u00ad.example", "a\u00a0b.example",
-		"xn--zz.example", "bad\x7f.example", "a_b.bücher.example", "\ufffd.example", "a\xffb.example"} {
+		"xn--zz.example", "bad\x7f.example", "a_b.bücher.example", "\ufffd.example", "a\xffb.example", "1.2.3.4."} {
 		if got, err := NormalizeNames([]string{name}); !errors.Is(err, ErrBadName) {
 			t.Errorf("NormalizeNames(%q) = %q, %v; want ErrBadName", name, got, err)
 		}
