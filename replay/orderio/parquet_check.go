@@ -134,6 +134,11 @@ func checkParquetChunks(path string, pf *file.Reader, f io.ReaderAt, size, foote
 			default:
 				return damaged(path, where, "unknown compression %d", cc.Compression())
 			}
+			if rg.NumRows() == 0 && cc.NumValues() == 0 {
+				// An empty row group (arrow writes one for an empty
+				// batch) has chunks with no pages, at offset 0.
+				continue
+			}
 			start := cc.DataPageOffset()
 			if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 && start > cc.DictionaryPageOffset() {
 				start = cc.DictionaryPageOffset()

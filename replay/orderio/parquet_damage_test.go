@@ -23,7 +23,9 @@ import (
 
 // smallOrdersParquet is a valid orders file of a few KB using what real
 // ones use: zstd, dictionaries, several row groups and pages, nulls.
-func smallOrdersParquet(t testing.TB, rows int) []byte {
+func smallOrdersParquet(t testing.TB, rows int) []byte { return smallOrdersParquetWith(t, rows, false) }
+
+func smallOrdersParquetWith(t testing.TB, rows int, emptyGroup bool) []byte {
 	t.Helper()
 	sc := arrow.NewSchema([]arrow.Field{
 		{Name: "issued_at", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
@@ -60,6 +62,13 @@ func smallOrdersParquet(t testing.TB, rows int) []byte {
 	defer rec.Release()
 	if err := fw.Write(rec); err != nil {
 		t.Fatal(err)
+	}
+	if emptyGroup {
+		empty := b.NewRecord()
+		defer empty.Release()
+		if err := fw.Write(empty); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := fw.Close(); err != nil {
 		t.Fatal(err)
@@ -157,4 +166,33 @@ func writeFileBytes(t *testing.T, dir, name string, data []byte) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// The checks must not refuse valid files: an empty row group (its chunks
+// have no pages, at offset 0) is one.
+func TestEmptyRowGroupIsNotDamage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if n, err := readOrders(writeFileBytes(t, dir, "o.parquet", smallOrdersParquetWith(t, 50, true))); err != nil || n != 50 {
+		t.Fatalf("%d orders, %v", n, err)
+	}
+}
+
+// Files DuckDB writes (snappy, zstd, several row groups, dictionaries, nulls,
+// integer accounts) pass the checks and read whole.
+func TestDuckDBWrittenOrdersPassTheChecks(t *testing.T) {
+	t.Parallel()
+	db := certificatesDB(t)
+	dir := t.TempDir()
+	for _, codec := range []string{"snappy", "zstd", "uncompressed"} {
+		path := filepath.Join(dir, codec+".parquet")
+		mustExec(t, db, fmt.Sprintf(`COPY (SELECT TIMESTAMP '2026-03-01 00:00:00' + to_minutes(i) AS issued_at,
+			['h' || i || '.example' || (i %% 7) || '.com', 'example' || (i %% 7) || '.com'] AS names,
+			CASE WHEN i %% 3 = 0 THEN NULL ELSE TIMESTAMP '2026-02-28 23:00:00' + to_minutes(i) END AS not_before,
+			CASE WHEN i %% 5 = 0 THEN NULL ELSE (i %% 4)::BIGINT END AS account
+			FROM range(5000) t(i)) TO '%s' (FORMAT parquet, COMPRESSION %s, ROW_GROUP_SIZE 2048)`, path, codec))
+		if n, err := readOrders(path); err != nil || n != 5000 {
+			t.Errorf("%s: %d orders, %v", codec, n, err)
+		}
+	}
 }
