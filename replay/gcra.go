@@ -1,6 +1,10 @@
 package replay
 
-import "time"
+import (
+	"math"
+	"math/bits"
+	"time"
+)
 
 // Outcome is the result of offering a cost to one bucket. It mirrors
 // Boulder's ratelimits.Decision field for field.
@@ -22,37 +26,116 @@ type Outcome struct {
 
 // spend is the GCRA decision for offering cost tokens at now to a bucket
 // whose stored TAT is tat (both Unix nanoseconds; a missing bucket is
-// tat <= now). It is Boulder's maybeSpend, in integer nanoseconds, and
-// decides nothing else: storing the new TAT is the caller's choice.
+// tat <= now). It is Boulder's maybeSpend and decides nothing else: storing
+// the new TAT is the caller's choice.
+//
+// Boulder computes in int64 nanoseconds, where emission*burst, TAT+cost
+// and now-(TAT-burstOffset) wrap for large bursts, long periods or times
+// near 2262. Here the same quantities are taken relative to now, as the
+// debt d = max(now,tat)-now, and compared in 128 bits, so the decision is
+// exact for every limit NewLimit accepts; where the two agree (every
+// product within int64) the results are Boulder's bit for bit. Durations
+// past 292 years saturate at the largest time.Duration, and a new TAT past
+// 2262-04-11 at the largest Unix nanosecond.
 //
 // The cost must be in [0, l.Burst]; the callers build only costs of 0 and 1.
 func (l *Limit) spend(now, tat, cost int64) Outcome {
 	// A TAT in the past must not grant capacity from the past: start at now.
 	t := max(now, tat)
-	increment := l.emission * cost
-	newTAT := t + increment
-	diff := now - (newTAT - l.burstOffset)
-	if diff < 0 {
+	ei := uint64(l.emission)
+	d := uint64(t) - uint64(now) // t >= now: exact in uint64
+	inc := mul128(ei, uint64(max(cost, 0)))
+	need := inc.add(d)
+	capacity := u128{l.capHi, l.capLo}
+	if capacity.less(need) {
 		return Outcome{
 			Allowed:   false,
-			Remaining: (now - (t - l.burstOffset)) / l.emission,
-			RetryIn:   time.Duration(-diff),
-			ResetIn:   time.Duration(t - now),
+			Remaining: l.tokensFor(d),
+			RetryIn:   time.Duration(need.sub(capacity).int63()),
+			ResetIn:   time.Duration(u128{0, d}.int63()),
 			TAT:       t,
 		}
 	}
+	diff := capacity.sub(need)
 	var retryIn time.Duration
-	if diff < increment {
-		retryIn = time.Duration(increment - diff)
+	if diff.less(inc) {
+		retryIn = time.Duration(inc.sub(diff).int63())
+	}
+	newTAT := int64(math.MaxInt64)
+	if room := uint64(math.MaxInt64) - uint64(t); !(u128{0, room}).less(inc) {
+		newTAT = t + int64(inc.lo)
 	}
 	return Outcome{
 		Allowed:   true,
-		Remaining: diff / l.emission,
+		Remaining: int64(diff.div(ei)), // at most Burst
 		RetryIn:   retryIn,
-		ResetIn:   time.Duration(newTAT - now),
+		ResetIn:   time.Duration(need.int63()),
 		TAT:       newTAT,
 	}
 }
+
+// tokensFor is Boulder's residual, (now-(tat-burstOffset))/emission, for
+// a bucket in debt d = tat-now >= 0: whole tokens left, negative (rounded
+// toward zero) for a bucket deeper in debt than its burst.
+func (l *Limit) tokensFor(d uint64) int64 {
+	capacity := u128{l.capHi, l.capLo}
+	if dd := (u128{0, d}); capacity.less(dd) {
+		return -dd.sub(capacity).divInt63(uint64(l.emission))
+	}
+	return capacity.sub(u128{0, d}).divInt63(uint64(l.emission))
+}
+
+// level is the whole tokens a bucket with this TAT holds at now, at most
+// Burst.
+func (l *Limit) level(tat, now int64) int64 {
+	if tat <= now {
+		return l.Burst
+	}
+	return min(l.Burst, l.tokensFor(uint64(tat)-uint64(now)))
+}
+
+// u128 is an unsigned 128-bit number, for the GCRA's products.
+type u128 struct{ hi, lo uint64 }
+
+func mul128(a, b uint64) u128 {
+	hi, lo := bits.Mul64(a, b)
+	return u128{hi, lo}
+}
+
+func (a u128) add(b uint64) u128 {
+	lo, carry := bits.Add64(a.lo, b, 0)
+	return u128{a.hi + carry, lo}
+}
+
+func (a u128) sub(b u128) u128 {
+	lo, borrow := bits.Sub64(a.lo, b.lo, 0)
+	return u128{a.hi - b.hi - borrow, lo}
+}
+
+func (a u128) less(b u128) bool { return a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo) }
+
+// int63 is a, saturated at math.MaxInt64.
+func (a u128) int63() int64 {
+	if a.hi != 0 || a.lo > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(a.lo)
+}
+
+// div is a/d, saturated at the largest uint64; d > 0.
+func (a u128) div(d uint64) uint64 {
+	if a.hi == 0 {
+		return a.lo / d
+	}
+	if a.hi >= d {
+		return math.MaxUint64
+	}
+	q, _ := bits.Div64(a.hi, a.lo, d)
+	return q
+}
+
+// divInt63 is a/d saturated at math.MaxInt64.
+func (a u128) divInt63(d uint64) int64 { return u128{0, a.div(d)}.int63() }
 
 // Bucket is a single token bucket with its stored TAT, for callers that want
 // the GCRA on its own (tests, what-if tools). The zero Bucket is full.

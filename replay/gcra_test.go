@@ -73,8 +73,8 @@ func TestEmissionIntervalTruncates(t *testing.T) {
 	// Boulder divides integer nanoseconds: 1s/3 = 333333333ns, and the
 	// burst offset is built from the truncated interval.
 	l := mustLimit(3, 3, time.Second)
-	if l.emission != 333333333 || l.burstOffset != 999999999 {
-		t.Fatalf("emission %d offset %d, want 333333333 and 999999999", l.emission, l.burstOffset)
+	if l.emission != 333333333 || l.capHi != 0 || l.capLo != 999999999 {
+		t.Fatalf("emission %d offset %d, want 333333333 and 999999999", l.emission, l.capLo)
 	}
 }
 

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"fmt"
+	"math/bits"
 	"time"
 )
 
@@ -64,14 +65,19 @@ type Limit struct {
 	Period time.Duration
 
 	// emission is the nanoseconds one token takes to refill, Period/Count
-	// truncated as Boulder truncates it; burstOffset is the nanoseconds a
-	// bucket takes to refill from empty.
-	emission    int64
-	burstOffset int64
+	// truncated as Boulder truncates it. capHi:capLo is the nanoseconds a
+	// bucket takes to refill from empty, emission*Burst, as an unsigned
+	// 128-bit number: Boulder accepts any positive burst, and the product
+	// passes int64 (where Boulder's burstOffset wraps and denies every
+	// order) from a burst of about 763,000 at 50 per 168h.
+	emission     int64
+	capHi, capLo uint64
 }
 
 // NewLimit validates and precomputes a limit. Burst, count and period must
-// all be positive, as Boulder's ValidateLimit demands.
+// all be positive, as Boulder's ValidateLimit demands; a count above the
+// period's nanoseconds (less than 1ns per token) is refused too, as it
+// would make Boulder divide by zero.
 func NewLimit(burst, count int64, period time.Duration) (Limit, error) {
 	switch {
 	case burst <= 0:
@@ -84,7 +90,8 @@ func NewLimit(burst, count int64, period time.Duration) (Limit, error) {
 		return Limit{}, fmt.Errorf("invalid count %d per %s: less than 1ns per token", count, period)
 	}
 	ei := int64(period) / count
-	return Limit{Burst: burst, Count: count, Period: period, emission: ei, burstOffset: ei * burst}, nil
+	hi, lo := bits.Mul64(uint64(ei), uint64(burst))
+	return Limit{Burst: burst, Count: count, Period: period, emission: ei, capHi: hi, capLo: lo}, nil
 }
 
 func mustLimit(burst, count int64, period time.Duration) Limit {

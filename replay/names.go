@@ -8,7 +8,9 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
+	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
 )
 
@@ -59,6 +61,22 @@ func normalizeName(raw string) (ident, error) {
 		}
 	}
 	name := strings.TrimSuffix(raw, ".")
+	if len(name) < len(raw) && mayBeIP(name) {
+		if _, err := netip.ParseAddr(name); err == nil {
+			// Neither a DNS name (all-numeric TLD) nor an IP address; as a
+			// name it would not normalize to itself.
+			return ident{}, fmt.Errorf("%w: %q is an IP address with a trailing dot", ErrBadName, raw)
+		}
+	}
+	if !isASCII(name) {
+		if !utf8.ValidString(name) {
+			return ident{}, fmt.Errorf("%w: %q is not valid UTF-8", ErrBadName, raw)
+		}
+		var err error
+		if name, err = toALabels(name); err != nil {
+			return ident{}, fmt.Errorf("%w: %q is not a valid internationalized name (%v); give its A-label form (xn--...)", ErrBadName, raw, err)
+		}
+	}
 	if name == "" {
 		return ident{}, fmt.Errorf("%w: empty name %q", ErrBadName, raw)
 	}
@@ -69,7 +87,7 @@ func normalizeName(raw string) (ident, error) {
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		switch {
-		case c <= ' ' || c == 0x7f:
+		case c <= ' ' || c >= 0x7f:
 			return ident{}, fmt.Errorf("%w: %q has a space or control character at byte %d", ErrBadName, raw, i)
 		case c == ',':
 			// A comma would make two different sets hash alike.
@@ -85,7 +103,56 @@ func normalizeName(raw string) (ident, error) {
 	if !lower {
 		name = strings.ToLower(name)
 	}
+	if strings.Contains(name, "xn--") {
+		if err := checkALabels(name); err != nil {
+			return ident{}, fmt.Errorf("%w: %q: %v", ErrBadName, raw, err)
+		}
+	}
 	return ident{value: name}, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// toALabels converts a name with Unicode labels (U-labels) to the A-labels
+// a certificate holds ("bücher.example" to "xn--bcher-kva.example"), with
+// IDNA2008's lookup profile as browsers and ACME clients do: Boulder
+// accepts only A-labels, so a planned order naming the U-label form is the
+// certificate with the A-labels. Characters IDNA disallows (controls such
+// as U+0085, U+2028, U+202E, and anything not valid in a name) are errors.
+// A leading "*." stays: wildcards are not IDNA labels.
+func toALabels(name string) (string, error) {
+	prefix := ""
+	if strings.HasPrefix(name, "*.") {
+		prefix, name = "*.", name[2:]
+	}
+	a, err := idna.Lookup.ToASCII(name)
+	if err != nil {
+		return "", err
+	}
+	if !isASCII(a) {
+		return "", fmt.Errorf("no ASCII form")
+	}
+	return prefix + a, nil
+}
+
+// checkALabels refuses an A-label that is not valid Punycode, as Boulder's
+// policy does (errMalformedIDN): no certificate can hold it.
+func checkALabels(name string) error {
+	for label := range strings.SplitSeq(name, ".") {
+		if strings.HasPrefix(label, "xn--") {
+			if _, err := idna.ToUnicode(label); err != nil {
+				return fmt.Errorf("label %q is not valid Punycode", label)
+			}
+		}
+	}
+	return nil
 }
 
 // mayBeIP is a cheap test that rules out most DNS names before the costlier

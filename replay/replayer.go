@@ -381,12 +381,7 @@ func (r *Replayer) reportTokens(o *Prepared, res *Result, tats []int64, setTAT i
 }
 
 // level is the whole tokens a bucket with this TAT holds at now.
-func level(l *Limit, tat, now int64) int64 {
-	if tat <= now {
-		return l.Burst
-	}
-	return min(l.Burst, (now-(tat-l.burstOffset))/l.emission)
-}
+func level(l *Limit, tat, now int64) int64 { return l.level(tat, now) }
 
 // sweep drops state that can no longer change a decision: buckets whose
 // TAT has passed (full again) and issuances older than the renewal window.

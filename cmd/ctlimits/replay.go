@@ -25,8 +25,8 @@ func init() {
 			fs.String("orders", "", "orders file: .jsonl, .csv or .parquet (\"-\" reads JSON lines from stdin)")
 			addCTReplayFlags(fs)
 			addPolicyFlags(fs)
-			fs.String("format", "table", "output format: "+strings.Join(orderio.OutputFormats, ", "))
-			fs.StringP("out", "o", "", "write decisions to this file, atomically (default: stdout)")
+			fs.String("format", "table", "output format: "+strings.Join(orderio.OutputFormats, ", ")+" (default: from --out's extension, else table)")
+			fs.StringP("out", "o", "", "write decisions to this file, atomically (default: stdout); .parquet, .jsonl, .csv or .txt choose the format")
 			fs.Bool("sort", false, "sort orders by issued_at before replaying (otherwise out-of-order input is an error)")
 			fs.BoolP("quiet", "q", false, "print no summary on stderr")
 		},
@@ -84,6 +84,10 @@ func runReplay(ctx context.Context, env *cmdEnv, args []string) error {
 		return usagef("unknown --format %q; choose one of %s", format, strings.Join(orderio.OutputFormats, ", "))
 	}
 	outPath, _ := fs.GetString("out")
+	format, err := orderio.ChooseOutputFormat(format, fs.Changed("format"), outPath, "table")
+	if err != nil {
+		return usageError{err}
+	}
 	sortIn, _ := fs.GetBool("sort")
 	quiet, _ := fs.GetBool("quiet")
 	p, err := policyFromFlags(fs)

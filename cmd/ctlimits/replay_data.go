@@ -11,6 +11,7 @@ import (
 
 	"github.com/ctlimits/ctlimits/replay"
 	"github.com/ctlimits/ctlimits/replay/ctreplay"
+	"github.com/ctlimits/ctlimits/replay/orderio"
 )
 
 // ctlimits replay --data DIR: flags to a ctreplay.Config.
@@ -79,9 +80,11 @@ func runReplayData(ctx context.Context, env *cmdEnv, data string) error {
 	if cfg.Workers, _ = fs.GetInt("workers"); cfg.Workers < 1 {
 		return usagef("--workers %d: want 1 or more", cfg.Workers)
 	}
-	if !fs.Changed("format") {
-		cfg.Format = "parquet"
-	} else if cfg.Out == "" && cfg.Format != "parquet" {
+	var err2 error
+	if cfg.Format, err2 = orderio.ChooseOutputFormat(cfg.Format, fs.Changed("format"), cfg.Out, "parquet"); err2 != nil {
+		return usageError{err2}
+	}
+	if cfg.Out == "" && cfg.Format != "parquet" {
 		return usagef("--format %s needs --out FILE (or -o - for stdout): DATA keeps decisions in Parquet", cfg.Format)
 	}
 	if cfg.Out != "" && len(cfg.Streams) > 1 {

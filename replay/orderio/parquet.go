@@ -37,10 +37,28 @@ const parquetBatch = 64 << 10
 
 var orderColumns = []string{"issued_at", "names", "not_before", "not_after", "account"}
 
-func openParquet(path string) (*parquetReader, error) {
-	pf, err := file.OpenParquetFile(path, false)
+func openParquet(path string) (r *parquetReader, err error) {
+	if err := checkParquetFile(path, nil); err != nil {
+		return nil, err
+	}
+	var pf *file.Reader
+	defer func() {
+		// The last line of defense: checkParquetFile should have refused
+		// whatever makes arrow panic here.
+		if p := recover(); p != nil {
+			if pf != nil {
+				pf.Close()
+			}
+			r, err = nil, damaged(path, "the footer", "%v", p)
+		}
+	}()
+	pf, err = file.OpenParquetFile(path, false)
 	if err != nil {
-		return nil, fmt.Errorf("couldn't open %s as Parquet: %w", path, err)
+		return nil, damaged(path, "the footer", "%v", err)
+	}
+	if err := checkParquetFile(path, pf); err != nil {
+		pf.Close()
+		return nil, err
 	}
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: parquetBatch}, memory.DefaultAllocator)
 	if err != nil {
@@ -101,7 +119,13 @@ func checkParquetType(col string, t arrow.DataType) error {
 		}
 		return fmt.Errorf("type %s; want a string or an integer", t)
 	default:
-		if t.ID() == arrow.TIMESTAMP || isString(t) {
+		if ts, ok := t.(*arrow.TimestampType); ok {
+			if ts.Unit > arrow.Nanosecond {
+				return fmt.Errorf("timestamp with unknown unit %d (damaged file?)", ts.Unit)
+			}
+			return nil
+		}
+		if isString(t) {
 			return nil
 		}
 		return fmt.Errorf("type %s; want a timestamp or an RFC 3339 string", t)
@@ -123,8 +147,15 @@ func (r *parquetReader) Close() error {
 	return r.pf.Close()
 }
 
-func (r *parquetReader) Read(buf []Record) (int, error) {
-	n := 0
+func (r *parquetReader) Read(buf []Record) (n int, err error) {
+	defer func() {
+		// The last line of defense, as in openParquet: arrow decodes pages
+		// on this goroutine.
+		if p := recover(); p != nil {
+			r.done = true
+			n, err = 0, damaged(r.name, fmt.Sprintf("the rows after row %d", r.row), "%v", p)
+		}
+	}()
 	for n < len(buf) {
 		if r.rec == nil || r.pos >= int(r.rec.NumRows()) {
 			if r.rec != nil {
@@ -135,7 +166,7 @@ func (r *parquetReader) Read(buf []Record) (int, error) {
 			if r.done || !r.rr.Next() {
 				r.done = true
 				if err := r.rr.Err(); err != nil && err != io.EOF {
-					return n, fmt.Errorf("couldn't read %s after row %d: %w", r.name, r.row, err)
+					return n, damaged(r.name, fmt.Sprintf("the rows after row %d", r.row), "%v", err)
 				}
 				if n == 0 {
 					return 0, io.EOF

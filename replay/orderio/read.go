@@ -262,11 +262,18 @@ func (r *csvReader) Read(buf []Record) (int, error) {
 			}
 			return n, nil
 		}
-		line, _ := r.cr.FieldPos(0)
-		r.line = int64(line)
 		if err != nil {
+			// FieldPos panics after a failed Read; the ParseError has
+			// the line.
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				r.line = int64(pe.Line)
+				err = pe.Err
+			}
 			return n, &InputError{File: r.name, Line: r.line, Unit: "line", Err: err}
 		}
+		line, _ := r.cr.FieldPos(0)
+		r.line = int64(line)
 		get := func(c string) string {
 			if i, ok := r.col[c]; ok && i < len(rec) {
 				return rec[i]

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +70,44 @@ func (c Counts) String() string {
 
 // OutputFormats lists the decision formats.
 var OutputFormats = []string{"table", "jsonl", "csv", "parquet"}
+
+// OutputFormatOf returns the decision format a file name implies by its
+// extension (.parquet/.pq, .jsonl/.ndjson/.json, .csv, .txt/.table), or ""
+// when it implies none (no extension, an unknown one, "-" for stdout).
+func OutputFormatOf(path string) string {
+	if path == "" || path == "-" {
+		return ""
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".parquet", ".pq":
+		return "parquet"
+	case ".jsonl", ".ndjson", ".json":
+		return "jsonl"
+	case ".csv":
+		return "csv"
+	case ".txt", ".table":
+		return "table"
+	}
+	return ""
+}
+
+// ChooseOutputFormat settles the decision format from --format and --out:
+// an explicit format wins but must agree with the extension of out; else
+// the extension decides; else def. A disagreement is an error for the
+// user to resolve (`--out x.parquet --format csv` would write CSV into a
+// file every tool opens as Parquet).
+func ChooseOutputFormat(format string, explicit bool, out, def string) (string, error) {
+	implied := OutputFormatOf(out)
+	switch {
+	case explicit && implied != "" && implied != format:
+		return "", fmt.Errorf("--format %s conflicts with --out %s, whose extension means %s; drop --format or rename the file", format, out, implied)
+	case explicit:
+		return format, nil
+	case implied != "":
+		return implied, nil
+	}
+	return def, nil
+}
 
 // WriterOptions adjust a Writer.
 type WriterOptions struct {
