@@ -6,7 +6,7 @@ BIN       := bin/ctlimits
 GOFLAGS   ?=
 export GOFLAGS
 
-.PHONY: all build test test-main test-boulder bench bench-quick demo lint clean
+.PHONY: all build test test-main test-boulder bench bench-quick demo lint clean fuzz golden
 
 all: build
 
@@ -43,6 +43,26 @@ bench-quick: build
 
 demo: build
 	./$(BIN) demo
+
+# Fuzzing: every Go fuzz test of a parser of user input, each for
+# FUZZTIME (go test -fuzztime syntax). make test runs their seed corpora
+# only; this target searches. A crasher lands in the package's
+# testdata/fuzz/ and then fails make test until fixed: commit it with the
+# fix.
+FUZZTIME ?= 1m
+fuzz:
+	@set -e; for f in $$(git grep -l '^func Fuzz' -- '*_test.go'); do \
+	  pkg=./$$(dirname $$f); \
+	  for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do \
+	    echo "== $$pkg $$t ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg; \
+	  done; \
+	done
+
+# Golden files (report formats, command output): regenerate after a
+# deliberate change, then read the diff before committing.
+golden:
+	$(GO) test ./report/ ./cmd/ctlimits/ -run 'Golden|Report|Replay' -update
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
