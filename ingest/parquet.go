@@ -8,7 +8,6 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/compress"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
@@ -54,13 +53,12 @@ func writerProps() *parquet.WriterProperties {
 // target directory; commit makes it durable and visible under its final
 // name, abort removes it.
 type fileWriter struct {
-	log      string
-	tmp      string
-	f        *os.File
-	buf      *bufio.Writer
-	w        *pqarrow.FileWriter
-	b        *array.RecordBuilder
-	n, total int
+	log   string
+	tmp   string
+	f     *os.File
+	buf   *bufio.Writer
+	w     *parquetio.RecordWriter
+	total int
 }
 
 func newFileWriter(dir, logID string) (*fileWriter, error) {
@@ -68,22 +66,18 @@ func newFileWriter(dir, logID string) (*fileWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("couldn't create temporary file in %s: %w", dir, err)
 	}
-	parquetio.RegisterZstd() // reuse zstd encoders across pages
 	fw := &fileWriter{log: logID, tmp: f.Name(), f: f, buf: bufio.NewWriterSize(f, 1<<20)}
-	// bufio.Writer has no Close, so the Parquet writer cannot close the
-	// file behind our back before it is synced.
-	fw.w, err = pqarrow.NewFileWriter(Schema, fw.buf, writerProps(), pqarrow.DefaultWriterProps())
+	fw.w, err = parquetio.NewRecordWriter(fw.buf, Schema, writerProps(), pqarrow.DefaultWriterProps(), batchRows)
 	if err != nil {
 		f.Close()
 		os.Remove(fw.tmp)
-		return nil, fmt.Errorf("couldn't start Parquet file: %w", err)
+		return nil, fmt.Errorf("%s: %w", fw.tmp, err)
 	}
-	fw.b = array.NewRecordBuilder(memory.DefaultAllocator, Schema)
 	return fw, nil
 }
 
 func (fw *fileWriter) add(r *Row) error {
-	b := fw.b
+	b := fw.w.B
 	b.Field(0).(*array.StringBuilder).Append(fw.log)
 	b.Field(1).(*array.Int64Builder).Append(r.Index)
 	b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(r.LoggedAt))
@@ -124,37 +118,17 @@ func (fw *fileWriter) add(r *Row) error {
 	} else {
 		b.Field(13).AppendNull()
 	}
-	fw.n++
 	fw.total++
-	if fw.n >= batchRows {
-		return fw.flush()
-	}
-	return nil
-}
-
-func (fw *fileWriter) flush() error {
-	if fw.n == 0 {
-		return nil
-	}
-	fw.n = 0
-	if err := parquetio.FlushRecord(fw.w, fw.b); err != nil {
-		return fmt.Errorf("couldn't write Parquet rows: %w", err)
-	}
-	return nil
+	return fw.w.Added()
 }
 
 // commit finishes the file and renames it to dir/name durably: data fsynced
 // before the rename, the directory fsynced after, so a crash leaves either
 // no file or the whole file.
 func (fw *fileWriter) commit(dir, name string) (int64, error) {
-	defer fw.b.Release()
-	if err := fw.flush(); err != nil {
-		fw.abort()
-		return 0, err
-	}
 	if err := fw.w.Close(); err != nil {
 		fw.abort()
-		return 0, fmt.Errorf("couldn't finish Parquet file: %w", err)
+		return 0, fmt.Errorf("%s: %w", fw.tmp, err)
 	}
 	if err := fw.buf.Flush(); err != nil {
 		fw.abort()

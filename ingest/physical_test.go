@@ -6,9 +6,9 @@ import (
 	"encoding/binary"
 	"testing"
 
-	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+
+	"github.com/ctlimits/ctlimits/sql/parquetio"
 	ct "github.com/google/certificate-transparency-go"
 	"github.com/google/certificate-transparency-go/tls"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -82,7 +82,7 @@ func BenchmarkPhysicalEncodeRow(b *testing.B) {
 	start := rows[0].LoggedAt
 	var out countingDiscard
 	fw := discardFileWriter(b, &out, "bench")
-	defer fw.b.Release()
+	defer fw.w.B.Release()
 	b.ResetTimer()
 	cpu := processCPU()
 	for i := 0; i < b.N; i++ {
@@ -96,7 +96,7 @@ func BenchmarkPhysicalEncodeRow(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if err := fw.flush(); err != nil {
+	if err := fw.w.Flush(); err != nil {
 		b.Fatal(err)
 	}
 	if err := fw.w.Close(); err != nil {
@@ -119,11 +119,10 @@ func BenchmarkPhysicalEncodeRow(b *testing.B) {
 func discardFileWriter(b *testing.B, w *countingDiscard, logID string) *fileWriter {
 	fw := &fileWriter{log: logID, buf: bufio.NewWriterSize(w, 1<<20)}
 	var err error
-	fw.w, err = pqarrow.NewFileWriter(Schema, fw.buf, writerProps(), pqarrow.DefaultWriterProps())
+	fw.w, err = parquetio.NewRecordWriter(fw.buf, Schema, writerProps(), pqarrow.DefaultWriterProps(), batchRows)
 	if err != nil {
 		b.Fatal(err)
 	}
-	fw.b = array.NewRecordBuilder(memory.DefaultAllocator, Schema)
 	return fw
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/compress"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
@@ -148,14 +147,9 @@ var OrdersSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "account", Type: arrow.BinaryTypes.String, Nullable: true},
 }, nil)
 
-type parquetOrders struct {
-	fw *pqarrow.FileWriter
-	b  *array.RecordBuilder
-	n  int
-}
+type parquetOrders struct{ *parquetio.RecordWriter }
 
 func newParquetOrders(w io.Writer) (*parquetOrders, error) {
-	parquetio.RegisterZstd()
 	// As the decisions writer: row groups of rowGroupRows reached in
 	// records of recordRows, zstd level 1, a dictionary only for accounts.
 	props := parquet.NewWriterProperties(
@@ -166,16 +160,15 @@ func newParquetOrders(w io.Writer) (*parquetOrders, error) {
 		parquet.WithMaxRowGroupLength(rowGroupRows),
 		parquet.WithCreatedBy("ctlimits"),
 	)
-	// The Parquet writer closes its sink if it can; the caller owns w.
-	fw, err := pqarrow.NewFileWriter(OrdersSchema, struct{ io.Writer }{w}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	rw, err := parquetio.NewRecordWriter(w, OrdersSchema, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()), recordRows)
 	if err != nil {
-		return nil, fmt.Errorf("couldn't start Parquet output: %w", err)
+		return nil, err
 	}
-	return &parquetOrders{fw: fw, b: array.NewRecordBuilder(memory.DefaultAllocator, OrdersSchema)}, nil
+	return &parquetOrders{rw}, nil
 }
 
 func (p *parquetOrders) Write(o *replay.Order) error {
-	f := p.b.Fields()
+	f := p.B.Fields()
 	f[0].(*array.TimestampBuilder).Append(arrow.Timestamp(o.IssuedAt.UnixNano()))
 	parquetio.AppendList(f[1].(*array.ListBuilder), o.Names)
 	for i, t := range []time.Time{o.NotBefore, o.NotAfter} {
@@ -190,28 +183,5 @@ func (p *parquetOrders) Write(o *replay.Order) error {
 	} else {
 		f[4].(*array.StringBuilder).Append(o.Account)
 	}
-	if p.n++; p.n >= recordRows {
-		return p.flush()
-	}
-	return nil
-}
-
-func (p *parquetOrders) flush() error {
-	if p.n == 0 {
-		return nil
-	}
-	p.n = 0
-	if err := parquetio.FlushRecord(p.fw, p.b); err != nil {
-		return fmt.Errorf("couldn't write Parquet: %w", err)
-	}
-	return nil
-}
-
-func (p *parquetOrders) Close() error {
-	err := p.flush()
-	p.b.Release()
-	if cerr := p.fw.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("couldn't finish Parquet: %w", cerr)
-	}
-	return err
+	return p.Added()
 }

@@ -2,12 +2,10 @@ package orderio
 
 import (
 	"encoding/hex"
-	"fmt"
 	"io"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/compress"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
@@ -63,9 +61,7 @@ const (
 )
 
 type parquetWriter struct {
-	fw      *pqarrow.FileWriter
-	b       *array.RecordBuilder
-	n       int
+	*parquetio.RecordWriter
 	scratch []byte
 	ct      bool
 	policy  string
@@ -81,7 +77,6 @@ func newParquetWriter(w io.Writer, opt WriterOptions) (*parquetWriter, error) {
 	// the whole replay (measured, docs/benchmarks.md). zstd level 1: most
 	// of zstd's ratio on these columns for a fraction of the default's
 	// time.
-	parquetio.RegisterZstd()
 	props := parquet.NewWriterProperties(
 		parquet.WithCompression(compress.Codecs.Zstd),
 		parquet.WithCompressionLevel(1),
@@ -97,17 +92,16 @@ func newParquetWriter(w io.Writer, opt WriterOptions) (*parquetWriter, error) {
 		parquet.WithMaxRowGroupLength(rowGroupRows),
 		parquet.WithCreatedBy("ctlimits"),
 	)
-	// The Parquet writer closes its sink if it can; the caller owns w.
-	fw, err := pqarrow.NewFileWriter(schema, struct{ io.Writer }{w}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	rw, err := parquetio.NewRecordWriter(w, schema, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()), recordRows)
 	if err != nil {
-		return nil, fmt.Errorf("couldn't start Parquet output: %w", err)
+		return nil, err
 	}
-	return &parquetWriter{fw: fw, b: array.NewRecordBuilder(memory.DefaultAllocator, schema), ct: opt.CT, policy: opt.Policy}, nil
+	return &parquetWriter{RecordWriter: rw, ct: opt.CT, policy: opt.Policy}, nil
 }
 
 func (p *parquetWriter) Write(r *Row) error {
 	res, pr := r.Result, r.Prepared
-	f := p.b.Fields()
+	f := p.B.Fields()
 	f[0].(*array.Int64Builder).Append(r.Order)
 	f[1].(*array.TimestampBuilder).Append(arrow.Timestamp(res.IssuedAt))
 	f[2].(*array.StringBuilder).Append(res.Kind.String())
@@ -166,29 +160,5 @@ func (p *parquetWriter) Write(r *Row) error {
 		}
 		f[18].(*array.StringBuilder).Append(p.policy)
 	}
-	p.n++
-	if p.n >= recordRows {
-		return p.flush()
-	}
-	return nil
-}
-
-func (p *parquetWriter) flush() error {
-	if p.n == 0 {
-		return nil
-	}
-	p.n = 0
-	if err := parquetio.FlushRecord(p.fw, p.b); err != nil {
-		return fmt.Errorf("couldn't write Parquet: %w", err)
-	}
-	return nil
-}
-
-func (p *parquetWriter) Close() error {
-	err := p.flush()
-	p.b.Release()
-	if cerr := p.fw.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("couldn't finish Parquet: %w", cerr)
-	}
-	return err
+	return p.Added()
 }
