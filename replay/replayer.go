@@ -81,6 +81,12 @@ func (r *Replayer) Decide(o *Prepared, res *Result) error {
 		return fmt.Errorf("%w: the order has no names", ErrBadName)
 	}
 	r.started, r.now = true, now
+	// The slices are reused, and their entries name registered domains:
+	// zero the last decision's entries, so that past len nothing keeps a
+	// domain string (and the whole input buffer it points into, such as
+	// a 64 MB arena of CT history) alive once the order is gone.
+	clear(res.Denials)
+	clear(res.Tokens)
 	*res = Result{IssuedAt: now, Denials: res.Denials[:0], Tokens: res.Tokens[:0]}
 
 	if r.sinceGC++; r.sinceGC >= r.gcBudget {
