@@ -50,6 +50,11 @@ type Config struct {
 	// log yet. Optional; default 0. With state, it must fall inside what
 	// DATA already holds (the run continues from the state's position).
 	From int64
+	// FromEnd, if set, starts a log new to DATA this many entries before
+	// the end of its signed tree instead of at From (certspotter's
+	// start-at-end: a first run on a live log follows it from now on,
+	// without its whole history). Optional; ignored once DATA has state.
+	FromEnd int64
 	// To is one past the last index wanted. Optional; default (0) the
 	// size of the latest signed tree head. Larger values are cut to it.
 	To int64
@@ -178,7 +183,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if cfg.FileEntries%tileWidth != 0 || cfg.FileEntries < 0 {
 		return nil, fmt.Errorf("ingest: entries per file %d is not a positive multiple of 256", cfg.FileEntries)
 	}
-	if cfg.From < 0 || cfg.To < 0 {
+	if cfg.From < 0 || cfg.To < 0 || cfg.FromEnd < 0 {
 		return nil, errors.New("ingest: --from and --to must not be negative")
 	}
 	l := cfg.Log
@@ -264,6 +269,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 			}
 		}
 	} else {
+		if cfg.FromEnd > 0 {
+			cfg.From = max(0, th.Size-cfg.FromEnd)
+		}
 		if cfg.From > th.Size {
 			return nil, fmt.Errorf("--from %d is past the end of %s (tree size %d)", cfg.From, l.Description, th.Size)
 		}
@@ -563,4 +571,26 @@ func TreeSize(ctx context.Context, l *loglist.Log, cfg HTTPConfig) (int64, error
 	}
 	th, err := src.latest(ctx)
 	return th.Size, err
+}
+
+// ParseFrom reads where a log new to DATA starts: an entry index ("N"), or
+// "end-N", N ≥ 1 entries before the end of the log's signed tree. It
+// returns From and FromEnd for a Config.
+func ParseFrom(s string) (from, fromEnd int64, err error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, 0, nil
+	}
+	if rest, ok := strings.CutPrefix(s, "end"); ok {
+		n, err := strconv.ParseInt(strings.TrimPrefix(rest, "-"), 10, 64)
+		if err != nil || !strings.HasPrefix(rest, "-") || n < 1 {
+			return 0, 0, fmt.Errorf("from %q: want an entry index (12345) or end-N (end-1000000)", s)
+		}
+		return 0, n, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, 0, fmt.Errorf("from %q: want an entry index (12345) or end-N (end-1000000)", s)
+	}
+	return n, 0, nil
 }

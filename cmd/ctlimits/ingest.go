@@ -28,7 +28,7 @@ func init() {
 			fs.String("log", "", "log to ingest: base64 log ID, description or a unique part of it, or URL (https://..., file:///dir of tiles)")
 			fs.String("log-list", "", "CT log list v3 JSON `file` (default: the embedded snapshot)")
 			fs.String("data", "./data", "data `directory`")
-			fs.Int64("from", 0, "first entry index, for a new log in DATA (later runs continue where DATA ends)")
+			fs.String("from", "0", "where a log new to DATA starts: an entry index, or end-N for N entries before the end of its tree (later runs continue where DATA ends)")
 			fs.Int64("to", 0, "stop before this entry index (default: the signed tree size)")
 			fs.Int("workers", 4, "requests in flight to the log, and parsing goroutines")
 			fs.String("issuer", "", "keep only rows whose issuer name matches this `regex` (others are verified and counted, not stored)")
@@ -59,7 +59,10 @@ func runIngest(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg := ingest.Config{Log: l, Data: get("data"), From: geti("from"), To: geti("to"), FileEntries: geti("file-entries")}
+	cfg := ingest.Config{Log: l, Data: get("data"), To: geti("to"), FileEntries: geti("file-entries")}
+	if cfg.From, cfg.FromEnd, err = ingest.ParseFrom(get("from")); err != nil {
+		return usagef("--%v", err)
+	}
 	cfg.Workers, _ = env.fs.GetInt("workers")
 	if cfg.From < 0 || cfg.To < 0 || (cfg.To > 0 && cfg.To <= cfg.From) {
 		return usagef("--from %d --to %d is not a range", cfg.From, cfg.To)

@@ -74,3 +74,26 @@ func TestIngestSweepsWhatAKilledIngestLeft(t *testing.T) {
 		t.Errorf("another log's temporary file was removed: %v", err)
 	}
 }
+
+// A first ingest of a live log can start near its end: --from end-N
+// starts N entries before the end of its signed tree, and later runs
+// continue where DATA ends.
+func TestIngestFromEnd(t *testing.T) {
+	data := t.TempDir()
+	code, _, stderr := run(t, "", append([]string{"ingest", "--data", data, "--quiet", "--from", "end-100"}, sampleArgs(t)...)...)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if n := queryInt(t, data, `SELECT count(*) FROM entries`); n != 100 {
+		t.Fatalf("%d entries, want the last 100", n)
+	}
+	if n := queryInt(t, data, `SELECT min(idx) FROM entries`); n != 900 {
+		t.Fatalf("first index %d, want 900", n)
+	}
+	for _, bad := range []string{"end", "end-0", "end+5", "later", "-3"} {
+		code, _, stderr := run(t, "", append([]string{"ingest", "--data", t.TempDir(), "--from", bad}, sampleArgs(t)...)...)
+		if code != exitUsage || !strings.Contains(stderr, "end-N") {
+			t.Errorf("--from %s: exit %d: %s", bad, code, stderr)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/ctlimits/ctlimits/ingest"
 	"github.com/ctlimits/ctlimits/replay"
 )
 
@@ -58,8 +59,11 @@ type Log struct {
 	Key      string `yaml:"key"`
 	Origin   string `yaml:"origin"`
 	Protocol string `yaml:"protocol"`
-	// From is the first entry index the first time the log is ingested.
-	From int64 `yaml:"from"`
+	// From is where the log starts the first time it is ingested: an
+	// entry index, or end-N for N entries before the end of its tree (a
+	// first run on a live log then follows it from now on). Optional;
+	// default 0.
+	From string `yaml:"from"`
 }
 
 // UnmarshalYAML accepts a bare log name as well as the full form.
@@ -125,6 +129,9 @@ func ParseConfig(b []byte, name string) (*Config, error) {
 	for i, l := range c.Logs {
 		if l.Log == "" {
 			return nil, fmt.Errorf("%s: logs[%d] has no log", name, i)
+		}
+		if _, _, err := ingest.ParseFrom(l.From); err != nil {
+			return nil, fmt.Errorf("%s: logs[%d]: %v", name, i, err)
 		}
 	}
 	if c.Policy == "" {

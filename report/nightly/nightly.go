@@ -158,7 +158,8 @@ func (r *run) ingest(ctx context.Context) (problems []string) {
 		if err == nil {
 			var sum *ingest.Summary
 			http := ingest.HTTPConfig{Contact: r.cfg.Contact, Version: r.opt.Version, MaxWait: time.Duration(r.cfg.MaxWait)}
-			sum, err = ingest.Run(ctx, ingest.Config{Log: l, Data: r.cfg.Data, From: cl.From, HTTP: http})
+			from, fromEnd, _ := ingest.ParseFrom(cl.From) // checked by ParseConfig
+			sum, err = ingest.Run(ctx, ingest.Config{Log: l, Data: r.cfg.Data, From: from, FromEnd: fromEnd, HTTP: http})
 			if sum != nil {
 				res.Entries, res.TreeSize = sum.Entries, sum.TreeSize
 				r.logf("%s", sum)
