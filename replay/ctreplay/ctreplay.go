@@ -238,10 +238,20 @@ func (e *engine) replayStream(ctx context.Context, st Stream) (StreamResult, err
 	if !e.cfg.InMemory && len(e.cfg.Domains) == 0 {
 		return e.replayChunked(ctx, st, strings.Join(where, " AND "), args)
 	}
+	from := orderio.CertTableQuery
+	if len(e.cfg.Domains) > 0 {
+		// Only the domains' connected components, found in DuckDB
+		// (component.go): nothing else of history is read into memory.
+		sel, err := e.component(ctx, strings.Join(where, " AND "), args)
+		if err != nil {
+			return res, err
+		}
+		from = strings.Replace(from, "FROM certificates", "FROM certificates c "+sel, 1)
+	}
 	// DuckDB deduplicates entries into certificates; Go sorts them (see
 	// orderio.CertTable for why not ORDER BY).
 	start := time.Now()
-	rows, err := e.db.DB().QueryContext(ctx, orderio.CertTableQuery+" WHERE "+strings.Join(where, " AND "), args...)
+	rows, err := e.db.DB().QueryContext(ctx, from+" WHERE "+strings.Join(where, " AND "), args...)
 	if err != nil {
 		return res, fmt.Errorf("couldn't read certificates from %s: %w", e.cfg.Data, err)
 	}
@@ -256,10 +266,8 @@ func (e *engine) replayStream(ctx context.Context, st Stream) (StreamResult, err
 	e.logf("%s: %d certificates deduplicated by DuckDB in %s, read in %s, sorted in %s", st.Label, tbl.Len(),
 		round(deduped.Sub(start)), round(loaded.Sub(deduped)), round(time.Since(loaded)))
 	in := tbl.Reader()
-	if len(e.cfg.Domains) > 0 {
-		if in, err = componentsOf(ctx, in, e.cfg.Domains); err != nil {
-			return res, err
-		}
+	if len(e.cfg.Domains) > 0 && tbl.Len() == 0 {
+		return res, fmt.Errorf("no certificates for %s in %s", strings.Join(e.cfg.Domains, ", "), e.cfg.Data)
 	}
 	skip := func(rec *orderio.Record, err error) {
 		if res.Skipped++; res.Skipped <= 3 {
@@ -392,47 +400,6 @@ func (s *sinceWriter) before(at time.Time) orderio.Counts {
 		return s.counts
 	}
 	return s.daily[best]
-}
-
-// componentsOf keeps the orders connected to the given registered
-// domains: their whole connected components, so the replay stays exact.
-func componentsOf(ctx context.Context, in orderio.Reader, domains []string) (orderio.Reader, error) {
-	recs, err := orderio.ReadAll(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	// Orders the model rejects are left out here, as the replay skips
-	// them; the rest join components in the order Components.Add sees
-	// them.
-	var namer replay.Namer
-	var comps replay.Components
-	var kept []orderio.Record
-	var hits []int
-	for i := range recs {
-		p, err := namer.Prepare(&recs[i].Order)
-		if err != nil {
-			continue
-		}
-		comps.Add(&p)
-		if slices.ContainsFunc(p.Domains, func(d string) bool { return slices.Contains(domains, d) }) {
-			hits = append(hits, len(kept))
-		}
-		kept = append(kept, recs[i])
-	}
-	wanted := map[int32]bool{}
-	for _, i := range hits {
-		wanted[comps.Of(i)] = true
-	}
-	var out []orderio.Record
-	for i := range kept {
-		if wanted[comps.Of(i)] {
-			out = append(out, kept[i])
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no certificates for %s in %s", strings.Join(domains, ", "), in.Name())
-	}
-	return orderio.NewSliceReader(in.Name(), out), nil
 }
 
 // replayChunked replays the stream's history on one Replayer, into one
