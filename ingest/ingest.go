@@ -431,6 +431,9 @@ func (r *runner) run(ctx context.Context, pos, end int64) error {
 			fw.abort()
 		}
 	}()
+	// The current file's counts reach the summary when it is committed: a
+	// run stopped before that keeps none of its rows, and says so.
+	var pend struct{ rows, filtered, parseErrors int64 }
 	fileStart := pos
 	for t := range ordered {
 		var res result
@@ -455,16 +458,16 @@ func (r *runner) run(ctx context.Context, pos, end int64) error {
 				return err
 			}
 			if !res.keep[i] {
-				r.sum.Filtered++
+				pend.filtered++
 				continue
 			}
 			if row.ParseError != "" {
-				r.sum.ParseErrors++
+				pend.parseErrors++
 			}
 			if err := fw.add(row); err != nil {
 				return err
 			}
-			r.sum.Rows++
+			pend.rows++
 		}
 		if e := t.j.end; e == end || e%r.cfg.FileEntries == 0 {
 			if err := r.commit(ctx, fw, fileStart, e); err != nil {
@@ -472,10 +475,14 @@ func (r *runner) run(ctx context.Context, pos, end int64) error {
 				return err
 			}
 			fw = nil
+			r.sum.Rows += pend.rows
+			r.sum.Filtered += pend.filtered
+			r.sum.ParseErrors += pend.parseErrors
+			pend.rows, pend.filtered, pend.parseErrors = 0, 0, 0
 		}
 		if r.cfg.Progress != nil {
 			r.cfg.Progress(Progress{Done: t.j.end - r.first, Total: r.total, Position: t.j.end,
-				Rows: r.sum.Rows, Retries: r.src.retries(), Elapsed: time.Since(r.began)})
+				Rows: r.sum.Rows + pend.rows, Retries: r.src.retries(), Elapsed: time.Since(r.began)})
 		}
 	}
 	return ctx.Err()

@@ -464,8 +464,14 @@ func TestInterruptedRunsResumeToTheSameRows(t *testing.T) {
 		url := startServer(t, s, true)
 		data := t.TempDir()
 		cfg := Config{Log: staticLog(l, url), Data: data, FileEntries: 512, Workers: 1}
-		if _, err := Run(ctx, cfg); !errors.Is(err, context.Canceled) {
+		sum, err := Run(ctx, cfg)
+		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("got %v, want cancellation", err)
+		}
+		// The summary tells what was kept, not what was read and dropped
+		// with the unfinished file.
+		if kept := int64(len(readRows(t, data))); sum == nil || sum.Rows != kept || sum.End-sum.Start != kept {
+			t.Fatalf("summary after the interruption: %+v; %d rows kept", sum, kept)
 		}
 		if _, err := Run(context.Background(), cfg); err != nil {
 			t.Fatal(err)
