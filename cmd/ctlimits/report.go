@@ -16,6 +16,7 @@ import (
 	"github.com/ctlimits/ctlimits/replay"
 	"github.com/ctlimits/ctlimits/report"
 	"github.com/ctlimits/ctlimits/sql"
+	"github.com/ctlimits/ctlimits/sql/datadir"
 )
 
 // reportFormats are the formats 'ctlimits report' writes.
@@ -98,6 +99,19 @@ func runReport(ctx context.Context, env *cmdEnv, args []string) error {
 	if policy != "" {
 		if base, _, _ := strings.Cut(r.Policy, "+"); base != policy {
 			return fmt.Errorf("the decisions in %s were replayed under %s, not %s: run 'ctlimits replay --data %s --policy %s' first", data, r.Policy, policy, data, policy)
+		}
+	}
+	// Entries ingested after the last replay are not in its decisions:
+	// say so, in the report and on stderr, rather than report old
+	// decisions as current.
+	if dd, err := datadir.Open(data); err == nil {
+		if at := dd.DecisionsModTime(); !at.IsZero() {
+			if n := dd.EntriesNewerThan(at); n > 0 {
+				note := fmt.Sprintf("the decisions are older than the data: %d entries files were ingested after the last replay (%s); run 'ctlimits replay --data %s' for decisions that include them",
+					n, at.UTC().Format(time.RFC3339), data)
+				r.Notes = append(r.Notes, note)
+				fmt.Fprintf(env.stderr, "ctlimits report: %s\n", note)
+			}
 		}
 	}
 	return writeReport(r, format, out, env.stdout)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ctlimits/ctlimits/report/golden"
 )
@@ -130,5 +131,35 @@ func TestReportCorruptEntries(t *testing.T) {
 	code, _, stderr := run(t, "", "report", "--data", data)
 	if code != exitError || !strings.Contains(stderr, bad) {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+// A report after a fresh ingest says its decisions are older than the
+// data, instead of reporting the last replay as if it were current.
+func TestReportSaysWhenDecisionsAreOlderThanTheData(t *testing.T) {
+	data := t.TempDir()
+	args := append([]string{"ingest", "--data", data, "--quiet", "--to", "500"}, sampleArgs(t)...)
+	if code, _, stderr := run(t, "", args...); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := run(t, "", "replay", "--data", data, "--issuers", "other"); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if code, stdout, stderr := run(t, "", "report", "--data", data); code != exitOK || strings.Contains(stdout+stderr, "older than the data") {
+		t.Fatalf("fresh decisions: exit %d: %s", code, stderr)
+	}
+	// Entries files written after the replay (mtime in the future of it).
+	args = append([]string{"ingest", "--data", data, "--quiet"}, sampleArgs(t)...)
+	if code, _, stderr := run(t, "", args...); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	files, _ := filepath.Glob(filepath.Join(data, "entries", "*", "*.parquet"))
+	later := time.Now().Add(time.Minute)
+	for _, f := range files {
+		os.Chtimes(f, later, later)
+	}
+	code, stdout, stderr := run(t, "", "report", "--data", data)
+	if code != exitOK || !strings.Contains(stderr, "the decisions are older than the data") || !strings.Contains(stdout, "older than the data") {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
 }

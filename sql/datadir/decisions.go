@@ -156,7 +156,10 @@ func (d *Dir) Decisions() (files []string, ok bool, err error) {
 // DecisionsModTime is when the current decisions were committed (zero if
 // there are none), to tell a report that newer entries were ingested since.
 func (d *Dir) DecisionsModTime() time.Time {
-	files, ok, err := d.Decisions()
+	if st, err := os.Stat(d.Path(decisionsDir, currentFile)); err == nil {
+		return st.ModTime()
+	}
+	files, ok, err := d.Decisions() // the layout before generations
 	if err != nil || !ok {
 		return time.Time{}
 	}
@@ -167,6 +170,21 @@ func (d *Dir) DecisionsModTime() time.Time {
 		}
 	}
 	return t
+}
+
+// EntriesNewerThan counts the entries files written after t.
+func (d *Dir) EntriesNewerThan(t time.Time) int {
+	n := 0
+	filepath.WalkDir(d.Path("entries"), func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() || !strings.HasSuffix(p, ".parquet") || IsTemp(e.Name()) {
+			return nil
+		}
+		if info, err := e.Info(); err == nil && info.ModTime().After(t) {
+			n++
+		}
+		return nil
+	})
+	return n
 }
 
 // SweepDecisions removes generations a killed replay left unfinished.
