@@ -1,13 +1,13 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/ctlimits/ctlimits/sql/datadir"
 )
 
 // Row is one measured quantity of the table.
@@ -203,34 +203,13 @@ func writeDocs(path, section string) error {
 	return writeAtomic(path, []byte(updated))
 }
 
+// writeAtomic replaces path durably (datadir's one write), keeping it
+// in place if anything fails.
 func writeAtomic(path string, data []byte) error {
-	st, err := os.Stat(path)
-	if err != nil {
+	if _, err := os.Stat(path); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".ctbench-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(st.Mode().Perm())
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return errors.Join(fmt.Errorf("writing %s", path), err)
-	}
-	return nil
+	return datadir.ReplaceFile(path, data)
 }
 
 // Number formats.

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/ctlimits/ctlimits/replay"
 	"github.com/ctlimits/ctlimits/replay/orderio"
 	"github.com/ctlimits/ctlimits/replay/synth"
+	"github.com/ctlimits/ctlimits/sql/datadir"
 )
 
 // WriteOrders writes the orders of c, one at a time from synth's
@@ -30,28 +29,12 @@ func WriteOrders(path string, stdout io.Writer, c synth.Config) (int64, error) {
 	if path == "-" {
 		return writeOrdersTo(stdout, format, c)
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return 0, fmt.Errorf("couldn't create %s: %w", path, err)
-	}
-	n, err := writeOrdersTo(tmp, format, c)
-	if err == nil {
-		err = tmp.Chmod(0o644) // not CreateTemp's 0600: a data file like any other
-	}
-	if err == nil {
-		err = tmp.Close()
-	} else {
-		tmp.Close()
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return n, err
-	}
-	return n, nil
+	var n int64
+	err = datadir.Write(path, func(w io.Writer) (err error) {
+		n, err = writeOrdersTo(w, format, c)
+		return err
+	})
+	return n, err
 }
 
 func writeOrdersTo(w io.Writer, format orderio.Format, c synth.Config) (int64, error) {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/ctlimits/ctlimits/replay"
 	"github.com/ctlimits/ctlimits/replay/orderio"
+	"github.com/ctlimits/ctlimits/sql/datadir"
 )
 
 func init() {
@@ -126,38 +125,12 @@ func runReplay(ctx context.Context, env *cmdEnv, args []string) error {
 	return nil
 }
 
-// writeOutput runs write against path atomically (a temporary file in the
-// same directory, synced, then renamed over path), or against stdout when
-// path is empty or "-". On error the temporary file is removed, so nothing
-// partial is ever left at path.
+// writeOutput runs write against path durably and atomically
+// (datadir.Write: nothing partial is ever left at path, the umask
+// applies), or against stdout when path is empty or "-".
 func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) error {
 	if path == "" || path == "-" {
 		return write(stdout)
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("couldn't create output in %s: %w", dir, err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := write(tmp); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	ok = true
-	return nil
+	return datadir.Write(path, write)
 }

@@ -135,6 +135,23 @@ func WriteFile(path string, data []byte) error {
 	})
 }
 
+// ReplaceFile is WriteFile for a file that exists and keeps its
+// permissions (a document the user made private stays private).
+func ReplaceFile(path string, data []byte) error {
+	f, err := renameio.NewPendingFile(path, renameio.WithExistingPermissions(), renameio.WithTempDir(filepath.Dir(path)))
+	if err != nil {
+		return fmt.Errorf("couldn't create %s: %w", path, explain(err))
+	}
+	defer f.Cleanup()
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("couldn't write %s: %w", path, explain(err))
+	}
+	if err := f.CloseAtomicallyReplace(); err != nil {
+		return fmt.Errorf("couldn't write %s: %w", path, explain(err))
+	}
+	return SyncDir(filepath.Dir(path))
+}
+
 // Write runs write against a temporary file beside path and, if it
 // succeeds, puts the file in place durably. On any error nothing at path
 // changes and the temporary file is removed. Errors name path.
