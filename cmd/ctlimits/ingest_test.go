@@ -12,7 +12,14 @@ import (
 // sampleArgs points ingest at testdata/ctlog, the generated sample log.
 func sampleArgs(t *testing.T) []string {
 	t.Helper()
-	dir, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "ctlog"))
+	return logFlags(t, filepath.Join("..", "..", "testdata", "ctlog"))
+}
+
+// logFlags are the ingest flags for a sample log directory: its file://
+// URL, its key and its origin (from its log.json).
+func logFlags(t *testing.T, dir string) []string {
+	t.Helper()
+	dir, _ = filepath.Abs(dir)
 	b, err := os.ReadFile(filepath.Join(dir, "log.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -240,11 +238,7 @@ func TestReplayDataSlicesDecideAsInMemory(t *testing.T) {
 			if code != exitOK {
 				t.Fatalf("%s %v: exit %d: %s", sample.name, args, code, stderr)
 			}
-			q := `SELECT count(*) FROM (
-				(SELECT * EXCLUDE (over_model) FROM decisions EXCEPT ALL SELECT * FROM read_parquet('` + ref + `'))
-				UNION ALL
-				(SELECT * FROM read_parquet('` + ref + `') EXCEPT ALL SELECT * EXCLUDE (over_model) FROM decisions))`
-			if n := queryInt(t, data, q); n != 0 {
+			if n := differing(t, data, ref); n != 0 {
 				t.Fatalf("%s %v: %d rows differ from the in-memory replay", sample.name, args, n)
 			}
 		}
@@ -273,19 +267,7 @@ func copyDecisions(t *testing.T, data, path string) {
 // row, every column, for many split points, with both streams
 // (production and staging under their own policies).
 func TestReplayDataResumesExactly(t *testing.T) {
-	demo, _ := filepath.Abs("../../testdata/demolog")
-	b, err := os.ReadFile(filepath.Join(demo, "log.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kf struct {
-		Origin    string `json:"origin"`
-		PublicKey []byte `json:"public_key"`
-	}
-	if err := json.Unmarshal(b, &kf); err != nil {
-		t.Fatal(err)
-	}
-	logArgs := []string{"--log", "file://" + demo, "--key", base64.StdEncoding.EncodeToString(kf.PublicKey), "--origin", kf.Origin}
+	logArgs := logFlags(t, "../../testdata/demolog")
 	ingestTo := func(data string, to int) {
 		args := append([]string{"ingest", "--data", data, "--quiet", "--to", strconv.Itoa(to)}, logArgs...)
 		if code, _, stderr := run(t, "", args...); code != exitOK {
@@ -326,11 +308,7 @@ func TestReplayDataResumesExactly(t *testing.T) {
 		if resumed == 0 {
 			t.Fatalf("%v: no replay resumed from a saved state", splits)
 		}
-		q := `SELECT count(*) FROM (
-			(SELECT * EXCLUDE (over_model) FROM decisions EXCEPT ALL SELECT * FROM read_parquet('` + ref + `'))
-			UNION ALL
-			(SELECT * FROM read_parquet('` + ref + `') EXCEPT ALL SELECT * EXCLUDE (over_model) FROM decisions))`
-		if n := queryInt(t, data, q); n != 0 {
+		if n := differing(t, data, ref); n != 0 {
 			t.Fatalf("splits %v: %d rows differ from the replay from scratch", splits, n)
 		}
 	}
@@ -373,11 +351,7 @@ func TestReplayDataResumeLeavesOutCertificatesLoggedBefore(t *testing.T) {
 	if code, _, stderr := run(t, "", "replay", "--data", data, "--issuers", "all", "--from-scratch"); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	q := `SELECT count(*) FROM (
-		(SELECT * EXCLUDE (over_model) FROM decisions EXCEPT ALL SELECT * FROM read_parquet('` + resumed + `'))
-		UNION ALL
-		(SELECT * FROM read_parquet('` + resumed + `') EXCEPT ALL SELECT * EXCLUDE (over_model) FROM decisions))`
-	if n := queryInt(t, data, q); n != 0 {
+	if n := differing(t, data, resumed); n != 0 {
 		t.Fatalf("%d rows differ between the resumed replay and the replay from scratch", n)
 	}
 	if n := queryInt(t, data, `SELECT count(*) FROM decisions`); n != 473 {
@@ -479,4 +453,14 @@ func TestReplayDataDomainEqualsTheFullReplay(t *testing.T) {
 	if rounds == 0 {
 		t.Fatal("every component closed in one round: the test proves little")
 	}
+}
+
+// differing counts the rows that differ, either way, between the current
+// decisions (less the view's over_model) and a Parquet file of decisions.
+func differing(t *testing.T, data, ref string) int64 {
+	t.Helper()
+	return queryInt(t, data, `SELECT count(*) FROM (
+		(SELECT * EXCLUDE (over_model) FROM decisions EXCEPT ALL SELECT * FROM read_parquet('`+ref+`'))
+		UNION ALL
+		(SELECT * FROM read_parquet('`+ref+`') EXCEPT ALL SELECT * EXCLUDE (over_model) FROM decisions))`)
 }
