@@ -204,31 +204,20 @@ func IsTemp(name string) bool {
 // beside it, in a directory other commands write too (each takes its own
 // lock for its own files).
 func SweepTempOf(path string) (int, error) {
-	dir, prefix := filepath.Dir(path), "."+filepath.Base(path)
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("couldn't list %s: %w", dir, err)
-	}
-	n := 0
-	for _, e := range ents {
-		if rest, ok := strings.CutPrefix(e.Name(), prefix); ok && rest != "" && strings.Trim(rest, "-0123456789") == "" {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-				return n, fmt.Errorf("couldn't remove the leftover %s: %w", filepath.Join(dir, e.Name()), err)
-			}
-			n++
-		}
-	}
-	return n, nil
+	prefix := "." + filepath.Base(path)
+	return sweep(filepath.Dir(path), func(name string) bool {
+		rest, ok := strings.CutPrefix(name, prefix)
+		return ok && rest != "" && strings.Trim(rest, "-0123456789") == ""
+	})
 }
 
 // SweepTemp removes the temporary files and directories a crashed command
 // left in dir (not below it). Call it only while holding the lock that
 // owns dir, so no running command's temporary file is removed. It returns
 // how many it removed.
-func SweepTemp(dir string) (int, error) {
+func SweepTemp(dir string) (int, error) { return sweep(dir, IsTemp) }
+
+func sweep(dir string, leftover func(name string) bool) (int, error) {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
@@ -238,7 +227,7 @@ func SweepTemp(dir string) (int, error) {
 	}
 	n := 0
 	for _, e := range ents {
-		if !IsTemp(e.Name()) {
+		if !leftover(e.Name()) {
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
