@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
 	"github.com/ctlimits/ctlimits/replay"
+	"github.com/ctlimits/ctlimits/sql/parquetio"
 )
 
 // parquetReader reads orders from a Parquet file with the columns
@@ -38,6 +39,7 @@ const parquetBatch = 64 << 10
 var orderColumns = []string{"issued_at", "names", "not_before", "not_after", "account"}
 
 func openParquet(path string) (r *parquetReader, err error) {
+	parquetio.Register() // bounded decoding: a damaged page cannot ask for gigabytes
 	if err := checkParquetFile(path, nil); err != nil {
 		return nil, err
 	}

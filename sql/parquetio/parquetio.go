@@ -62,7 +62,7 @@ func (s *sink) Write(p []byte) (int, error) {
 // arrowProps. It never closes w (the caller owns it: a pending file to
 // commit, a buffered writer to flush).
 func NewRecordWriter(w io.Writer, schema *arrow.Schema, props *parquet.WriterProperties, arrowProps pqarrow.ArrowWriterProperties, rows int) (rw *RecordWriter, err error) {
-	RegisterZstd()
+	Register()
 	s := &sink{w: w} // no Close: the Parquet writer closes its sink if it can
 	defer recoverWrite(&err, s)
 	fw, err := pqarrow.NewFileWriter(schema, s, props, arrowProps)

@@ -27,18 +27,18 @@ type pooled struct {
 
 var registerOnce sync.Once
 
-// RegisterZstd replaces arrow's zstd codec, process-wide and for every
-// Parquet writer in the program, with one that reuses its encoders.
-// Writers call it before they start a file; calling it again does
-// nothing. Decoding is unchanged.
-func RegisterZstd() {
+// Register installs ctlimits' Parquet codecs, process-wide: zstd whose
+// encoders are reused (above) and whose decoding is bounded by the page's
+// declared size, and snappy with the same bound (decode.go). Every
+// Parquet writer and reader of ctlimits calls it before its first file;
+// calling it again does nothing. It is explicit, not an import's side
+// effect, so a reader can see where arrow's codecs are replaced.
+func Register() {
 	registerOnce.Do(func() {
+		registerBounded()
 		base, err := compress.GetCodec(compress.Codecs.Zstd)
 		if err != nil {
 			return // no zstd registered: nothing to speed up
-		}
-		if _, ok := base.(*pooled); ok {
-			return
 		}
 		compress.RegisterCodec(compress.Codecs.Zstd, &pooled{Codec: base, encoders: map[int]*zstd.Encoder{}})
 	})

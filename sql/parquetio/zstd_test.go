@@ -8,8 +8,8 @@ import (
 )
 
 func TestRegisteredAndRoundTrips(t *testing.T) {
-	RegisterZstd()
-	RegisterZstd() // idempotent
+	Register()
+	Register() // idempotent
 	c, err := compress.GetCodec(compress.Codecs.Zstd)
 	if err != nil {
 		t.Fatal(err)
