@@ -33,7 +33,12 @@ func (p *Prefetch) String(s string) { p.add(uintptr(unsafe.Pointer(unsafe.String
 // SetHome adds the home slot of a set: its first and last words, as a
 // slot may straddle two cache lines.
 func (p *Prefetch) SetHome(t *Sets, k *Key) {
-	s := &t.slots[t.home(k)]
+	h := t.hash(k)
+	slots := t.segOf(h).slots
+	if len(slots) == 0 {
+		return
+	}
+	s := &slots[home(h, len(slots))]
 	p.add(uintptr(unsafe.Pointer(&s.Key)))
 	p.add(uintptr(unsafe.Pointer(&s.LastNB)))
 }

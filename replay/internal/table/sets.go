@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"runtime"
@@ -30,23 +31,51 @@ import (
 // gets transparent huge pages on Linux (mem_linux.go), and Replayer's
 // batch API can prefetch many orders' slots at once (DecideBatch).
 //
+// Why segments: a single array that doubles holds both copies while it
+// rehashes; at Let's Encrypt's scale (tens of millions of live sets) that
+// was 3 GB and 6 GB mapped at once, the whole run's peak memory. So the
+// table is a directory of segments, by the top bits of the hash
+// (extendible hashing): a segment grows by half until it reaches
+// maxSegBytes, then splits in two, and only that one segment is ever held
+// twice. Growing by half rather than doubling also keeps a segment between
+// 47% and 70% full rather than 35% and 70%. A small table is one segment,
+// one array, as before.
+//
 // A slot whose first key word is 0 is empty. The sets whose SetHash begins
 // with eight zero bytes (never seen in practice, but possible) live in a
 // small Go map, rare, instead.
 type Sets struct {
-	slots []SetSlot // len is a power of two
-	mask  uint64    // len(slots) - 1
-	n     int       // occupied slots
-	limit int       // the n at which the table grows (load factor 0.7)
+	// dir maps the top depth bits of a key's hash to its segment; a
+	// segment of depth l < depth has 2^(depth-l) consecutive entries.
+	dir   []*setSeg
+	depth uint
+	segs  []*setSeg // each segment once, in the order they were made
+	n     int       // occupied slots, all segments
+	slots int       // slots, all segments
 	seed  [4]uint64
 	rare  map[[32]byte]SetState
-	mem   tableMem // the memory behind slots
 
 	// index, when set (tests only), replaces the hash that picks a key's
-	// home slot, to force collisions and wraparound.
-	index func(k Key) uint64
+	// segment (its top bits) and home slot (the rest), to force
+	// collisions and wraparound; maxSlots, when set, replaces maxSegSlots
+	// so that tests split small tables.
+	index    func(k Key) uint64
+	maxSlots int
 	// rareSlot is where Find places a rare set's state for the caller.
 	rareSlot SetSlot
+	// absent is the slot Find returns in a segment that has no slots
+	// yet; it stays zero (Insert grows the segment before it writes).
+	absent SetSlot
+}
+
+// setSeg is one segment of a Sets: slots with linear probing that wraps
+// around within the segment.
+type setSeg struct {
+	slots []SetSlot
+	n     int      // occupied slots
+	limit int      // the n at which the segment grows (load factor 0.7)
+	depth uint     // how many top bits of the hash all its keys share
+	mem   tableMem // the memory behind slots
 }
 
 // Key is a SetHash as four little-endian words.
@@ -65,7 +94,16 @@ type SetSlot struct {
 }
 
 const (
-	minSetTableSize = 1 << 8
+	// maxSegBytes is the largest segment: big enough that a segment's
+	// array is mostly huge pages, small enough that holding one twice
+	// costs little.
+	maxSegBytes = 64 << 20
+	maxSegSlots = maxSegBytes / SlotBytes
+	// maxDepth bounds the directory (2^16 segments of 64 MB: 4 TB); the
+	// bits below the top maxDepth pick a key's home slot in its segment.
+	maxDepth = 16
+	// minSegSlots is a segment's size when it gets its first set.
+	minSegSlots = 8
 	// A table whose slots take at least this many bytes is mapped outside
 	// the Go heap, with huge pages where the OS offers them.
 	mmapMinBytes = 4 << 20
@@ -98,20 +136,33 @@ func NewSets() *Sets {
 	for i := range t.seed {
 		t.seed[i] = rand.Uint64()
 	}
-	t.resize(minSetTableSize)
+	seg := &setSeg{}
+	t.dir, t.segs = []*setSeg{seg}, []*setSeg{seg}
 	return t
 }
 
-// home is the slot where k's probe starts. SHA-256 output is uniform, but
-// an adversary choosing names could grind hashes into one cluster, so the
-// index is a seeded mix of all 256 bits.
-func (t *Sets) home(k *Key) uint64 {
+// hash picks k's segment (its top bits) and its home slot in it (the
+// bits below maxDepth). SHA-256 output is uniform, but an adversary
+// choosing names could grind hashes into one cluster, so it is a seeded
+// mix of all 256 bits.
+func (t *Sets) hash(k *Key) uint64 {
 	if t.index != nil {
-		return t.index(*k) & t.mask
+		return t.index(*k)
 	}
 	hi, lo := bits.Mul64(k[0]^t.seed[0], k[1]^t.seed[1])
 	hi2, lo2 := bits.Mul64(k[2]^t.seed[2], k[3]^t.seed[3])
-	return (hi ^ lo ^ hi2 ^ lo2) & t.mask
+	return hi ^ lo ^ hi2 ^ lo2
+}
+
+// segOf returns the segment of hash h. (A shift by 64, at depth 0, gives 0.)
+func (t *Sets) segOf(h uint64) *setSeg { return t.dir[h>>(64-t.depth)] }
+
+// home returns hash h's home slot in a segment of size slots: the bits
+// below the directory's scaled to the size (a multiply, not a mask, as
+// segments are not powers of two).
+func home(h uint64, size int) int {
+	hi, _ := bits.Mul64(h<<maxDepth, uint64(size))
+	return int(hi)
 }
 
 // Find returns the slot holding k and true, or false and the slot where
@@ -123,14 +174,21 @@ func (t *Sets) Find(k *Key) (*SetSlot, bool) {
 		t.rareSlot = SetSlot{Key: *k, SetState: s}
 		return &t.rareSlot, ok
 	}
-	slots, mask := t.slots, t.mask
-	for i := t.home(k); ; i = (i + 1) & mask {
+	h := t.hash(k)
+	slots := t.segOf(h).slots
+	if len(slots) == 0 {
+		return &t.absent, false
+	}
+	for i := home(h, len(slots)); ; {
 		s := &slots[i]
 		if s.Key[0] == k[0] && s.Key[1] == k[1] && s.Key[2] == k[2] && s.Key[3] == k[3] {
 			return s, true
 		}
 		if s.Key[0] == 0 {
 			return s, false
+		}
+		if i++; i == len(slots) {
+			i = 0
 		}
 	}
 }
@@ -145,12 +203,97 @@ func (t *Sets) Insert(s *SetSlot, k *Key, st SetState) {
 		t.rare[k.Hash()] = st
 		return
 	}
-	if t.n+1 > t.limit {
-		t.resize(2 * len(t.slots))
+	h := t.hash(k)
+	seg := t.segOf(h)
+	if seg.n+1 > seg.limit {
+		// A split may leave k's half still full (keys that share more
+		// top bits than the split used): grow until it has room.
+		for seg.n+1 > seg.limit {
+			t.grow(seg)
+			seg = t.segOf(h)
+		}
 		s, _ = t.Find(k)
 	}
 	s.Key, s.SetState = *k, st
+	seg.n++
 	t.n++
+}
+
+// grow makes room in a full segment: it grows by half, or splits in two
+// once it has reached the largest size.
+func (t *Sets) grow(seg *setSeg) {
+	size := max(minSegSlots, len(seg.slots)+len(seg.slots)/2)
+	if size <= t.maxSegSlots() || seg.depth == maxDepth {
+		t.resize(seg, size)
+		return
+	}
+	t.split(seg)
+}
+
+func (t *Sets) maxSegSlots() int {
+	if t.maxSlots != 0 {
+		return t.maxSlots
+	}
+	return maxSegSlots
+}
+
+// split replaces seg by two segments, one for the keys whose next hash
+// bit is 0 and one for 1, each 47% full (three quarters of seg's slots
+// when the keys divide evenly), doubling the directory first when seg
+// already uses all its bits.
+func (t *Sets) split(seg *setSeg) {
+	if seg.depth == t.depth {
+		dir := make([]*setSeg, 2*len(t.dir))
+		for i := range dir {
+			dir[i] = t.dir[i>>1]
+		}
+		t.dir, t.depth = dir, t.depth+1
+	}
+	bit := 63 - seg.depth
+	var count [2]int
+	for i := range seg.slots {
+		if s := &seg.slots[i]; s.Key[0] != 0 {
+			count[t.hash(&s.Key)>>bit&1]++
+		}
+	}
+	var halves [2]*setSeg
+	for b := range halves {
+		halves[b] = &setSeg{depth: seg.depth + 1}
+		t.resize(halves[b], max(minSegSlots, count[b]*15/7+1))
+	}
+	for i := range seg.slots {
+		if s := &seg.slots[i]; s.Key[0] != 0 {
+			h := t.hash(&s.Key)
+			halves[h>>bit&1].place(s, h)
+		}
+	}
+	// seg's directory entries: 2^(depth-seg.depth) in a row, from its
+	// hash prefix; the first half of them go to halves[0].
+	span := 1 << (t.depth - seg.depth)
+	first := 0
+	for t.dir[first] != seg {
+		first++
+	}
+	for i := range span {
+		t.dir[first+i] = halves[i/(span/2)]
+	}
+	t.segs = slices.DeleteFunc(t.segs, func(s *setSeg) bool { return s == seg })
+	t.segs = append(t.segs, halves[0], halves[1])
+	t.slots -= len(seg.slots)
+	seg.mem.release()
+	*seg = setSeg{}
+}
+
+// place puts a slot's entry, whose hash is h, into seg, which has room.
+func (seg *setSeg) place(s *SetSlot, h uint64) {
+	j := home(h, len(seg.slots))
+	for seg.slots[j].Key[0] != 0 {
+		if j++; j == len(seg.slots) {
+			j = 0
+		}
+	}
+	seg.slots[j] = *s
+	seg.n++
 }
 
 // Update stores the state of a key that Find found in s.
@@ -175,57 +318,69 @@ func (t *Sets) Put(k *Key, st SetState) {
 func (t *Sets) Len() int { return t.n + len(t.rare) }
 
 // Slots returns the number of slots (for prefetching and accounting).
-func (t *Sets) Slots() int { return len(t.slots) }
+func (t *Sets) Slots() int { return t.slots }
+
+// Segments returns the number of segments (for accounting and tests).
+func (t *Sets) Segments() int { return len(t.segs) }
 
 // SlotBytes is the size of one slot in memory.
 const SlotBytes = 48
 
-// Reserve grows the table to hold n sets without growing again.
+// Reserve makes room for about n sets without growing again: each
+// segment for its share of n (by its depth) and a margin of four standard
+// deviations, split first if that share is beyond a segment's size. A
+// segment that gets more grows on its own.
 func (t *Sets) Reserve(n int) {
-	size := len(t.slots)
-	for size/10*maxLoad < n {
-		size *= 2
+	want := func(seg *setSeg) int {
+		share := float64(n) / float64(uint64(1)<<seg.depth)
+		return int((share + 4*math.Sqrt(share)) * 10 / maxLoad)
 	}
-	if size > len(t.slots) {
-		t.resize(size)
+	for i := 0; i < len(t.segs); {
+		seg := t.segs[i]
+		w := want(seg)
+		switch {
+		case w > t.maxSegSlots() && seg.depth < maxDepth:
+			t.split(seg) // the halves are reserved in turn
+		case w > len(seg.slots) && w > minSegSlots:
+			t.resize(seg, w)
+			i++
+		default:
+			i++
+		}
 	}
 }
 
-// resize moves every entry into a new slot array of size slots (a power of
-// two that holds them below the load limit).
-func (t *Sets) resize(size int) {
-	old, oldMem := t.slots, t.mem
-	t.slots, t.mem = allocSlots[SetSlot](size)
-	t.mask = uint64(size - 1)
-	t.limit = size / 10 * maxLoad
-	if size < 10 {
-		t.limit = size - 1
-	}
-	for i := range old {
-		s := &old[i]
-		if s.Key[0] == 0 {
-			continue
+// resize moves every entry of seg into a new slot array of size slots
+// (which holds them below the load limit, or 0 when seg is empty), then
+// returns the old array's memory.
+func (t *Sets) resize(seg *setSeg, size int) {
+	old, oldMem := seg.slots, seg.mem
+	t.slots += size - len(old)
+	seg.slots, seg.mem, seg.limit, seg.n = nil, tableMem{}, 0, 0
+	if size > 0 {
+		seg.slots, seg.mem = allocSlots[SetSlot](size)
+		seg.limit = min(size*maxLoad/10, size-1)
+		for i := range old {
+			if s := &old[i]; s.Key[0] != 0 {
+				seg.place(s, t.hash(&s.Key))
+			}
 		}
-		j := t.home(&s.Key)
-		for t.slots[j].Key[0] != 0 {
-			j = (j + 1) & t.mask
-		}
-		t.slots[j] = *s
 	}
 	oldMem.release()
-	releaseWith(&t.mem, t)
+	releaseWith(&seg.mem, t)
 }
 
 // Sweep drops every set whose bucket is full at now (TAT <= now) and whose
 // last issuance can no longer make an order a renewal (LastNB <= cutoff),
-// and shrinks the table when it is mostly empty.
+// and shrinks the segments that are mostly empty (segments never merge:
+// a directory entry costs 8 bytes).
 //
-// It deletes in place in one pass. The pass starts just after an empty
-// slot s0 and goes once around: no probe sequence crosses s0, so in that
-// order every key's home is at or before its slot. Each kept key moves
-// back to the first empty slot from its home; every slot between its home
-// and its old place has already been settled by the pass, so afterwards
-// no probe sequence has a hole.
+// It deletes in place in one pass per segment. The pass starts just after
+// an empty slot s0 and goes once around: no probe sequence crosses s0, so
+// in that order every key's home is at or before its slot. Each kept key
+// moves back to the first empty slot from its home; every slot between its
+// home and its old place has already been settled by the pass, so
+// afterwards no probe sequence has a hole.
 func (t *Sets) Sweep(now, cutoff int64) {
 	dead := func(s *SetState) bool { return s.TAT <= now && s.LastNB <= cutoff }
 	for h, s := range t.rare {
@@ -233,45 +388,56 @@ func (t *Sets) Sweep(now, cutoff int64) {
 			delete(t.rare, h)
 		}
 	}
-	slots, mask := t.slots, t.mask
-	s0 := uint64(0)
-	for slots[s0].Key[0] != 0 {
-		s0++ // the load limit keeps an empty slot
-	}
-	for step := uint64(1); step <= mask; step++ {
-		p := (s0 + step) & mask
-		s := &slots[p]
-		if s.Key[0] == 0 {
+	for _, seg := range t.segs {
+		slots := seg.slots
+		size := len(slots)
+		if size == 0 {
 			continue
 		}
-		if dead(&s.SetState) {
-			*s = SetSlot{}
-			t.n--
-			continue
+		s0 := 0
+		for slots[s0].Key[0] != 0 {
+			s0++ // the load limit keeps an empty slot
 		}
-		for q := t.home(&s.Key); q != p; q = (q + 1) & mask {
-			if slots[q].Key[0] == 0 {
-				slots[q] = *s
+		p := s0
+		for range size - 1 {
+			if p++; p == size {
+				p = 0
+			}
+			s := &slots[p]
+			if s.Key[0] == 0 {
+				continue
+			}
+			if dead(&s.SetState) {
 				*s = SetSlot{}
-				break
+				seg.n--
+				t.n--
+				continue
+			}
+			for q := home(t.hash(&s.Key), size); q != p; {
+				if slots[q].Key[0] == 0 {
+					slots[q] = *s
+					*s = SetSlot{}
+					break
+				}
+				if q++; q == size {
+					q = 0
+				}
 			}
 		}
-	}
-	// Shrink below 1/16 full, to at most 1/4 full: far enough from the
-	// load limit that a table does not shrink and grow back by turns.
-	if len(t.slots) > minSetTableSize && t.n < len(t.slots)/16 {
-		size := len(t.slots)
-		for size > minSetTableSize && t.n < size/8 {
-			size /= 2
+		// Shrink below 1/16 full, to 1/4 full: far enough from the load
+		// limit that a segment does not shrink and grow back by turns.
+		if seg.n == 0 {
+			t.resize(seg, 0)
+		} else if size > minSegSlots && seg.n < size/16 {
+			t.resize(seg, max(minSegSlots, 4*seg.n))
 		}
-		t.resize(size)
 	}
 }
 
 // Sorted calls fn on every set that keep accepts, in ascending bytewise
 // order of SetHash, and stops at fn's first error. It needs 16 bytes of
-// scratch per kept set (a key prefix and a slot index), not a copy of the
-// table; fn must not change the table.
+// scratch per kept set (a key prefix and a slot's place), not a copy of
+// the table; fn must not change the table.
 func (t *Sets) Sorted(keep func(*SetState) bool, fn func(h *[32]byte, st SetState) error) error {
 	// The rare sets' hashes begin with eight zero bytes: before any slot's.
 	var rare [][32]byte
@@ -286,28 +452,27 @@ func (t *Sets) Sorted(keep func(*SetState) bool, fn func(h *[32]byte, st SetStat
 			return err
 		}
 	}
-	type entry struct{ hi, i uint64 } // hi: the hash's first 8 bytes, big-endian
+	// hi: the hash's first 8 bytes, big-endian; at: the segment's number
+	// in the top bits, the slot's index below (a segment has fewer than
+	// 2^40 slots).
+	type entry struct{ hi, at uint64 }
+	const atShift = 40
+	slot := func(at uint64) *SetSlot { return &t.segs[at>>atShift].slots[at&(1<<atShift-1)] }
 	// Sized exactly: at Let's Encrypt's scale (50M live sets) growing by
 	// append would hold two copies of 800 MB at once.
-	n := 0
-	for i := range t.slots {
-		if s := &t.slots[i]; s.Key[0] != 0 && keep(&s.SetState) {
-			n++
+	ents := make([]entry, 0, t.Count(keep)-len(rare))
+	for g, seg := range t.segs {
+		for i := range seg.slots {
+			if s := &seg.slots[i]; s.Key[0] != 0 && keep(&s.SetState) {
+				ents = append(ents, entry{bits.ReverseBytes64(s.Key[0]), uint64(g)<<atShift | uint64(i)})
+			}
 		}
 	}
-	ents := make([]entry, 0, n)
-	for i := range t.slots {
-		s := &t.slots[i]
-		if s.Key[0] != 0 && keep(&s.SetState) {
-			ents = append(ents, entry{bits.ReverseBytes64(s.Key[0]), uint64(i)})
-		}
-	}
-	slots := t.slots
 	slices.SortFunc(ents, func(a, b entry) int {
 		if c := cmp.Compare(a.hi, b.hi); c != 0 {
 			return c
 		}
-		ka, kb := &slots[a.i].Key, &slots[b.i].Key
+		ka, kb := &slot(a.at).Key, &slot(b.at).Key
 		for w := 1; w < 4; w++ {
 			if c := cmp.Compare(bits.ReverseBytes64(ka[w]), bits.ReverseBytes64(kb[w])); c != 0 {
 				return c
@@ -316,7 +481,7 @@ func (t *Sets) Sorted(keep func(*SetState) bool, fn func(h *[32]byte, st SetStat
 		return 0
 	})
 	for _, e := range ents {
-		s := &slots[e.i]
+		s := slot(e.at)
 		h := s.Key.Hash()
 		if err := fn(&h, s.SetState); err != nil {
 			return err
@@ -361,9 +526,11 @@ func (t *Sets) Count(keep func(*SetState) bool) int {
 			n++
 		}
 	}
-	for i := range t.slots {
-		if s := &t.slots[i]; s.Key[0] != 0 && keep(&s.SetState) {
-			n++
+	for _, seg := range t.segs {
+		for i := range seg.slots {
+			if s := &seg.slots[i]; s.Key[0] != 0 && keep(&s.SetState) {
+				n++
+			}
 		}
 	}
 	return n

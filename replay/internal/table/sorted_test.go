@@ -13,6 +13,7 @@ import (
 func TestSortedVisitsKeptEntriesInByteOrder(t *testing.T) {
 	t.Parallel()
 	sets := NewSets()
+	sets.maxSlots = 100 // many segments: Sorted merges across them
 	keys := setKeys(3000, 4)
 	var want [][32]byte
 	for i := range keys {
@@ -33,6 +34,9 @@ func TestSortedVisitsKeptEntriesInByteOrder(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+	if sets.Segments() < 16 {
+		t.Fatalf("%d segments: the test means to sort across many", sets.Segments())
 	}
 	if !slices.Equal(got, want) || sets.Count(keep) != len(want) {
 		t.Fatalf("Sorted gave %d sets, Count %d, want %d in order", len(got), sets.Count(keep), len(want))

@@ -62,8 +62,8 @@ func SetsModel(t *testing.T, tb *Sets, keys [][32]byte, rounds int) {
 	tb.Sweep(now+int64(16*len(keys)), now)
 	clear(ref)
 	check("after the last sweep")
-	if len(tb.slots) != minSetTableSize {
-		t.Errorf("an empty table kept %d slots", len(tb.slots))
+	if tb.Slots() != 0 {
+		t.Errorf("an empty table kept %d slots", tb.Slots())
 	}
 }
 
@@ -96,6 +96,54 @@ func TestSetTableCollisions(t *testing.T) {
 	}
 }
 
+// TestSetTableSplits runs the model on a table whose segments split at 64
+// slots, so that the directory doubles and segments of every depth hold
+// keys, and also with keys that collide in their top hash bits, so that
+// splitting cannot separate them (a segment at the deepest level grows
+// instead).
+func TestSetTableSplits(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"uniform", "colliding"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tb := NewSets()
+			tb.maxSlots = 64
+			if name == "colliding" {
+				tb.index = func(k Key) uint64 { return ^(k[1] % 5) }
+			}
+			SetsModel(t, tb, setKeys(3000, 2), 4)
+			if tb.Segments() < 2 {
+				t.Fatalf("%d segments after 3000 keys in segments of 64 slots", tb.Segments())
+			}
+		})
+	}
+}
+
+// TestSetTableReserveSplits checks that reserving room for more sets than
+// one segment holds splits first, and that the reserved table then takes
+// its sets without growing.
+func TestSetTableReserveSplits(t *testing.T) {
+	t.Parallel()
+	tb := NewSets()
+	tb.maxSlots = 1000
+	keys := setKeys(20_000, 0)
+	tb.Reserve(len(keys))
+	segs, slots := tb.Segments(), tb.Slots()
+	if segs < 32 {
+		t.Fatalf("Reserve(%d) with 1000-slot segments made %d segments", len(keys), segs)
+	}
+	for i := range keys {
+		k := KeyOf(&keys[i])
+		tb.Put(&k, SetState{TAT: int64(i)})
+	}
+	if tb.Segments() != segs || tb.Slots() != slots {
+		t.Fatalf("after reserving: %d segments, %d slots; after the inserts %d, %d", segs, slots, tb.Segments(), tb.Slots())
+	}
+	if tb.Len() != len(keys) {
+		t.Fatalf("Len %d, want %d", tb.Len(), len(keys))
+	}
+}
+
 func TestSetTableGrowsInHugeMemory(t *testing.T) {
 	t.Parallel()
 	tb := NewSets()
@@ -108,8 +156,8 @@ func TestSetTableGrowsInHugeMemory(t *testing.T) {
 		}
 		tb.Insert(s, &k, SetState{TAT: int64(i), LastNB: int64(-i)})
 	}
-	if tb.Len() != len(keys) || float64(tb.n) > 0.7*float64(len(tb.slots)) {
-		t.Fatalf("%d keys in %d slots, Len %d", tb.n, len(tb.slots), tb.Len())
+	if tb.Len() != len(keys) || float64(tb.n) > 0.7*float64(tb.Slots()) {
+		t.Fatalf("%d keys in %d slots, Len %d", tb.n, tb.Slots(), tb.Len())
 	}
 	for i := range keys {
 		k := KeyOf(&keys[i])
