@@ -219,3 +219,23 @@ func TestStateOfTheUndatedPolicyIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestStagingCutsOverFirst: on 2026-03-25 staging (which had the release
+// since the Tuesday) limits the order that production (on Thursday) still
+// issues.
+func TestStagingCutsOverFirst(t *testing.T) {
+	t.Parallel()
+	c := maskingCases[0]
+	at := time.Date(2026, 3, 25, 12, 0, 0, 0, time.UTC)
+	for name, masked := range map[string]bool{"letsencrypt": true, "letsencrypt-staging": false} {
+		p := mustPolicy(t, name, func(p *replay.Policy) {
+			p.Limits = mustPolicy(t, "letsencrypt").Limits // staging's own would deny nothing here
+		})
+		r := replay.NewReplayer(p)
+		decideAll(t, r, c.setup(at))
+		res := decideAll(t, r, []replay.Order{c.masking(at)})
+		if res.Masked() != masked || (res.Kind == replay.Limited) == masked {
+			t.Errorf("%s at %s: %s, masked %t; want masked %t", name, at.Format(time.RFC3339), res.Kind, res.Masked(), masked)
+		}
+	}
+}
