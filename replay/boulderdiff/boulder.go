@@ -13,9 +13,10 @@
 //     strictly after now - 120 days. Boulder keeps the fqdnSets table; here
 //     it is a map.
 //  3. The WFE's checkNewOrderLimits: NewOrderLimitTransactions, one
-//     BatchSpend, Decision.Result(now). (Before it, each transaction is
-//     also checked on its own, which stores nothing, to tell the orders
-//     the two batch rules decide differently: Outcome.Masking.)
+//     BatchSpend, Decision.Result(now). (Before it, with CheckMasking,
+//     each transaction is also checked on its own, which stores nothing,
+//     to tell the orders the two batch rules decide differently:
+//     Outcome.Masking.)
 //  4. If allowed, the RA's countCertificateIssued at issuance:
 //     CertificatesPerDomainSpendOnlyTransactions (unless a renewal) and
 //     CertificatesPerFQDNSetSpendOnlyTransaction in one BatchSpend; the
@@ -55,6 +56,11 @@ type Boulder struct {
 	Limiter *ratelimits.Limiter
 	Source  ratelimits.Source
 	Clock   clock.FakeClock
+
+	// CheckMasking makes Order check each new-order transaction on its
+	// own first, to fill Outcome.Masking. The differential test sets it;
+	// the benchmarks leave it off, as Boulder does no such checks.
+	CheckMasking bool
 
 	// fqdnSets holds the NotBefore of every issued certificate per exact
 	// set, oldest first, as the SA's fqdnSets table does.
@@ -175,7 +181,8 @@ type Outcome struct {
 	// remaining, the later check on a full tie): Boulder v0.20260309.0
 	// issues such an order, the current release limits it. It is read
 	// from each new-order transaction's own Check before the batch, so
-	// it says what either rule would do whichever Boulder runs.
+	// it says what either rule would do whichever Boulder runs. Only
+	// with Boulder.CheckMasking.
 	Masking bool
 	// Masked is, when Masking, the denial the current rule reports.
 	Masked Check
@@ -203,8 +210,10 @@ func (b *Boulder) Order(now, notBefore time.Time, regID int64, idents identifier
 	if err != nil {
 		return out, fmt.Errorf("boulderdiff: building new-order transactions: %w", err)
 	}
-	if out.Masking, out.Masked, err = b.masking(ctx, txns); err != nil {
-		return out, err
+	if b.CheckMasking {
+		if out.Masking, out.Masked, err = b.masking(ctx, txns); err != nil {
+			return out, err
+		}
 	}
 	d, err := b.Limiter.BatchSpend(ctx, txns)
 	if err != nil {

@@ -389,6 +389,7 @@ func newDiffer(t *testing.T, sc scenario) *differ {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
+	b.CheckMasking = true
 
 	p, err := replay.LookupPolicy("letsencrypt")
 	if err != nil {
