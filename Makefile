@@ -15,14 +15,22 @@ build:
 
 # The whole suite: vet, the main module's tests, and the differential test
 # against Boulder, which lives in its own module (replay/boulderdiff) so
-# Boulder's dependencies never enter ctlimits' go.mod.
+# Boulder's dependencies never enter ctlimits' go.mod. It runs twice, once
+# per era of Boulder's batch rule (docs/semantics.md, "Dated rules"):
+# go.mod's current release, which needs Go 1.27 (the go command fetches
+# go1.27.3 from the module proxy; only this module uses it), and
+# era20260309.mod's v0.20260309.0 on the machine's Go, with the tag that
+# tells the test which era it runs.
+BOULDER_GOTOOLCHAIN ?= go1.27.3
+
 test: lint test-main test-boulder
 
 test-main:
 	$(GO) test -count=1 ./...
 
 test-boulder:
-	cd replay/boulderdiff && $(GO) test -count=1 ./...
+	cd replay/boulderdiff && GOTOOLCHAIN=$(BOULDER_GOTOOLCHAIN) $(GO) vet ./... && GOTOOLCHAIN=$(BOULDER_GOTOOLCHAIN) $(GO) test -count=1 ./...
+	cd replay/boulderdiff && $(GO) vet -modfile=era20260309.mod -tags boulder20260309 . && $(GO) test -modfile=era20260309.mod -tags boulder20260309 -count=1 .
 
 # Benchmarks: cmd/ctbench runs every benchmark of docs/benchmarks.md, each
 # as a subprocess, prints one table (measured, compared with, ratio,

@@ -108,7 +108,17 @@ type Result struct {
 	Reported int
 	// Tokens lists the level of every bucket the order touched, after it.
 	Tokens []Tokens
+	// MaskedDenial is set on an order issued only by Boulder's batch rule
+	// before Policy.DenialFirstSince (batch.go): a checked bucket denied
+	// it, but an allowed check with a longer retryIn decided the batch.
+	// It is the denial the current rule would report; Masked tells
+	// whether there is one. Kind is New and Denials is empty all the same.
+	MaskedDenial Denial
 }
+
+// Masked reports whether the order was issued although a check denied it
+// (see MaskedDenial).
+func (r *Result) Masked() bool { return r.MaskedDenial.Bucket.Limit != unknownLimit }
 
 // Clone returns a copy of r that owns its slices (nil when empty), for
 // keeping past the next Decide.

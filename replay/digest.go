@@ -8,16 +8,21 @@ import (
 	"encoding/hex"
 	"slices"
 	"strings"
+	"time"
 )
 
 // digestVersion names the canonical encoding Digest hashes; a change to
-// the encoding (or to what a decision depends on) must change it.
-const digestVersion = "ctlimits-policy-digest-v1\n"
+// the encoding (or to what a decision depends on) must change it. v2 added
+// DenialFirstSince: every v1 digest was of a policy that applied the
+// current batch rule at all times, which decides orders before 2026-03-26
+// otherwise, so no v1 state may be resumed.
+const digestVersion = "ctlimits-policy-digest-v2\n"
 
 // Digest is a hex SHA-256 over everything in the policy that can change a
 // decision, in a canonical order: the name, the model, every default
 // limit, every override (per domain, per account, per exact set), the
-// renewal window and when it took effect, CountRenewals and AssumeARI.
+// renewal window and when it took effect, when the batch rule changed
+// (DenialFirstSince), CountRenewals and AssumeARI.
 // Two policies with the same digest decide every order alike, so a
 // replay state written under one may be resumed under the other
 // (ReadState compares digests).
@@ -41,6 +46,14 @@ func (p *Policy) digestBytes() [32]byte {
 		}
 	}
 	limit := func(l Limit) { num(l.Burst); num(l.Count); num(int64(l.Period)) }
+	// instant encodes a dated rule's start: zero (always) or the instant.
+	instant := func(t time.Time) {
+		flag(!t.IsZero())
+		if !t.IsZero() {
+			num(t.Unix())
+			num(int64(t.Nanosecond()))
+		}
+	}
 
 	b = append(b, digestVersion...)
 	str(p.Name)
@@ -73,11 +86,8 @@ func (p *Policy) digestBytes() [32]byte {
 		limit(p.SetOverrides[h])
 	}
 	num(int64(p.RenewalWindow))
-	flag(!p.RenewalWindowSince.IsZero())
-	if !p.RenewalWindowSince.IsZero() {
-		num(p.RenewalWindowSince.Unix())
-		num(int64(p.RenewalWindowSince.Nanosecond()))
-	}
+	instant(p.RenewalWindowSince)
+	instant(p.DenialFirstSince)
 	flag(p.CountRenewals)
 	flag(p.AssumeARI)
 	return sha256.Sum256(b)

@@ -14,7 +14,7 @@ import (
 func TestDigestCoversEveryPolicyField(t *testing.T) {
 	t.Parallel()
 	covered := map[string]bool{"Name": true, "Model": true, "Limits": true, "Overrides": true, "SetOverrides": true,
-		"RenewalWindow": true, "RenewalWindowSince": true, "CountRenewals": true, "AssumeARI": true}
+		"RenewalWindow": true, "RenewalWindowSince": true, "CountRenewals": true, "AssumeARI": true, "DenialFirstSince": true}
 	for f := range reflect.TypeFor[replay.Policy]().Fields() {
 		if !covered[f.Name] {
 			t.Errorf("Policy.%s is not in Policy.Digest", f.Name)
@@ -40,7 +40,11 @@ func TestDigestCoversEveryPolicyField(t *testing.T) {
 		"the window": func(p *replay.Policy) { p.RenewalWindow-- },
 		"its start":  func(p *replay.Policy) { p.RenewalWindowSince = p.RenewalWindowSince.Add(time.Nanosecond) },
 		"renewals":   func(p *replay.Policy) { p.CountRenewals = true },
-		"ARI":        func(p *replay.Policy) { p.AssumeARI = true },
+		"the batch rule's date": func(p *replay.Policy) {
+			p.DenialFirstSince = p.DenialFirstSince.Add(time.Nanosecond)
+		},
+		"the batch rule made undated": func(p *replay.Policy) { p.DenialFirstSince = time.Time{} },
+		"ARI":                         func(p *replay.Policy) { p.AssumeARI = true },
 	} {
 		if d := mustPolicy(t, "letsencrypt", change).Digest(); d == base {
 			t.Errorf("changing %s leaves the digest as it was", what)

@@ -11,7 +11,9 @@
 //   - At new-order time one batch checks CertificatesPerDomain for each
 //     registered domain (unless the order renews an exact set issued in the
 //     last 120 days) and CertificatesPerFQDNSet for the exact set; a denied
-//     batch stores nothing (replayer.go).
+//     batch stores nothing (replayer.go). Which batch is denied is a dated
+//     rule: before boulder PR 8674 reached production an allowed check
+//     with a longer retryIn could mask a denial (batch.go).
 //   - An issued certificate spends the same buckets, spend-only: a bucket
 //     without capacity is left as it is, never pushed below empty.
 //   - Policies (policy.go) bundle limits and rules: the current production

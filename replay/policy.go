@@ -51,6 +51,15 @@ type Policy struct {
 	// while still never being blocked by it (Let's Encrypt until February
 	// 2019). Sliding-window policies only.
 	CountRenewals bool
+	// DenialFirstSince is when Boulder's batch decision began to prefer a
+	// denial (boulder PR 8674, see batch.go): from it on, an order is
+	// limited when any checked bucket denies it. Before it, a token-bucket
+	// batch was decided by its strictest check, denied or allowed, by
+	// retryIn alone, so an allowed check with a longer retryIn let an
+	// order through that a bucket denied (Result.MaskedDenial). Zero:
+	// always the current rule. The sliding-window model has no batch and
+	// ignores it.
+	DenialFirstSince time.Time
 	// AssumeARI takes an order as an ARI replacement, exempt from every
 	// check, when it shares a name with an earlier certificate that is not
 	// yet replaced and the order falls inside that certificate's suggested
@@ -71,6 +80,19 @@ type OverrideKey struct {
 // FQDNSetTimestampsForWindow call; announced for 2025-01-06).
 var renewalWindowFrom = time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)
 
+// denialFirstFrom is when production Let's Encrypt first ran a Boulder
+// whose batch decision prefers a denial: PR 8674 merged on Tuesday
+// 2026-03-17, after v0.20260309.0 was cut; Boulder's release schedule
+// (docs/release.md: cut on Monday, staging on Tuesday, production on
+// Thursday) puts its first release, cut on 2026-03-23, in production on
+// Thursday 2026-03-26. docs/semantics.md, "Dated rules", has the evidence
+// and its limits.
+var denialFirstFrom = time.Date(2026, 3, 26, 0, 0, 0, 0, time.UTC)
+
+// stagingDenialFirstFrom is the same release's staging deployment, on the
+// Tuesday before production.
+var stagingDenialFirstFrom = time.Date(2026, 3, 24, 0, 0, 0, 0, time.UTC)
+
 const week = 168 * time.Hour
 
 // The built-in policies. Production burst = count is inferred from the
@@ -78,14 +100,16 @@ const week = 168 * time.Hour
 // YAML is not public. See docs/semantics.md for each value's source.
 var builtins = map[string]func() *Policy{
 	"letsencrypt": func() *Policy {
-		p := &Policy{Model: TokenBucket, RenewalWindow: 120 * 24 * time.Hour, RenewalWindowSince: renewalWindowFrom}
+		p := &Policy{Model: TokenBucket, RenewalWindow: 120 * 24 * time.Hour, RenewalWindowSince: renewalWindowFrom,
+			DenialFirstSince: denialFirstFrom}
 		p.Limits[CertificatesPerDomain] = mustLimit(50, 50, week)
 		p.Limits[CertificatesPerFQDNSet] = mustLimit(5, 5, week)
 		p.Limits[NewOrdersPerAccount] = mustLimit(300, 300, 3*time.Hour)
 		return p
 	},
 	"letsencrypt-staging": func() *Policy {
-		p := &Policy{Model: TokenBucket, RenewalWindow: 120 * 24 * time.Hour, RenewalWindowSince: renewalWindowFrom}
+		p := &Policy{Model: TokenBucket, RenewalWindow: 120 * 24 * time.Hour, RenewalWindowSince: renewalWindowFrom,
+			DenialFirstSince: stagingDenialFirstFrom}
 		p.Limits[CertificatesPerDomain] = mustLimit(30000, 30000, week)
 		p.Limits[CertificatesPerFQDNSet] = mustLimit(30000, 30000, week)
 		p.Limits[NewOrdersPerAccount] = mustLimit(1500, 1500, 3*time.Hour)
@@ -201,4 +225,10 @@ func (p *Policy) renewalCutoff(now int64) (int64, bool) {
 		return 0, false
 	}
 	return now - int64(p.RenewalWindow), true
+}
+
+// denialFirst reports whether an order at now (Unix ns) is decided by the
+// current batch rule, a denial first (see DenialFirstSince).
+func (p *Policy) denialFirst(now int64) bool {
+	return p.DenialFirstSince.IsZero() || now >= p.DenialFirstSince.UnixNano()
 }

@@ -233,6 +233,10 @@ func (r *Replayer) decide(o *Prepared, res *Result) {
 	} else {
 		// 2. The new-order batch. Checks store nothing; NewOrdersPerAccount
 		// is check-and-spend and is stored only if the batch is allowed.
+		// Every check is also folded into old, the batch rule before
+		// DenialFirstSince (batch.go): a few comparisons, cheaper than a
+		// branch on the date at each check.
+		var old oldBatch
 		var acctOutcome Outcome
 		acctLimit := Limit{}
 		if !res.Renewal && o.Account != "" {
@@ -240,30 +244,43 @@ func (r *Replayer) decide(o *Prepared, res *Result) {
 			if acctLimit.Enabled() {
 				acctOutcome = r.offerAccount(&acctLimit, accountKey{account: o.Account}, now, res,
 					BucketRef{Limit: NewOrdersPerAccount, Account: o.Account})
+				old.add(&acctOutcome)
 			}
 		}
 		if !res.Renewal {
 			for i, d := range o.Domains {
 				if perAccount.Enabled() {
-					r.offerAccount(&perAccount, accountKey{o.Account, d}, now, res,
+					out := r.offerAccount(&perAccount, accountKey{o.Account, d}, now, res,
 						BucketRef{Limit: CertificatesPerDomainPerAccount, Key: d, Account: o.Account})
+					old.add(&out)
 					continue
 				}
 				l := p.limitFor(CertificatesPerDomain, d)
 				if !l.Enabled() {
 					continue
 				}
-				if out := l.spend(now, tats[i], 1); !out.Allowed {
+				out := l.spend(now, tats[i], 1)
+				if !out.Allowed {
 					r.deny(res, Denial{Bucket: BucketRef{Limit: CertificatesPerDomain, Key: d}, Limit: l,
 						Remaining: out.Remaining, RetryIn: out.RetryIn})
 				}
+				old.add(&out)
 			}
 		}
 		if setLimit.Enabled() {
-			if out := setLimit.spend(now, setTAT, 1); !out.Allowed {
+			out := setLimit.spend(now, setTAT, 1)
+			if !out.Allowed {
 				r.deny(res, Denial{Bucket: BucketRef{Limit: CertificatesPerFQDNSet, Set: o.Set}, Limit: setLimit,
 					Remaining: out.Remaining, RetryIn: out.RetryIn})
 			}
+			old.add(&out)
+		}
+		if old.masks(res) && !p.denialFirst(now) {
+			// 3a. Before PR 8674 an allowed check outranked every denial:
+			// Boulder allowed the batch, and the order goes on to issue.
+			res.MaskedDenial = res.Denials[res.Reported]
+			clear(res.Denials)
+			res.Denials, res.Reported = res.Denials[:0], 0
 		}
 		if len(res.Denials) > 0 {
 			// 3. A denied batch stores nothing at all.

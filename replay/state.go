@@ -378,8 +378,15 @@ func ReadState(p *Policy, rd io.Reader) (*Replayer, StateInfo, error) {
 	}
 	info.Started, info.Watermark = flags&flagStarted != 0, now
 	if want := p.digestBytes(); digest != want {
-		return nil, info, fmt.Errorf("%w: state was written under policy %s (digest %.12s), this replay uses %s (%.12s): replay from scratch with --from-scratch or use the same policy/limits/overrides",
-			ErrStateMismatch, info.Policy, info.PolicyDigest, p.Name, p.Digest())
+		// The same name with another digest: other limits, overrides or
+		// options, or a state from a ctlimits whose built-in policy has
+		// changed since (a dated rule added), which resuming would mix.
+		same := ""
+		if info.Policy == p.Name {
+			same = " (the same name, defined differently: other limits, overrides or options, or a built-in policy changed since the state was written)"
+		}
+		return nil, info, fmt.Errorf("%w: state was written under policy %s (digest %.12s), this replay uses %s (%.12s)%s: replay from scratch with --from-scratch or use the same policy/limits/overrides",
+			ErrStateMismatch, info.Policy, info.PolicyDigest, p.Name, p.Digest(), same)
 	}
 	nDomains, nAccounts, nSets, nLegacyDomains, nCerts, nNames := counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]
 	info.DomainBuckets, info.AccountBuckets, info.Sets, info.ARICerts = nDomains, nAccounts, nSets, nCerts

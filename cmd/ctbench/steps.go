@@ -265,7 +265,8 @@ func (s *session) ingestRFC6962(rows []Row) error {
 }
 
 func (s *session) replayCore(rows []Row) error {
-	res := s.r.run("replay-core", command{dir: "replay/boulderdiff", name: s.cfg.goTool, args: []string{"run", "./cmd/benchtable",
+	// replay/boulderdiff's Boulder needs Go 1.27 (README.md).
+	res := s.r.run("replay-core", command{dir: "replay/boulderdiff", env: []string{"GOTOOLCHAIN=go1.27.3"}, name: s.cfg.goTool, args: []string{"run", "./cmd/benchtable",
 		"-orders", strconv.FormatInt(s.cfg.orders, 10), "-boulder-orders", strconv.FormatInt(s.cfg.boulderOrders, 10), "-json"}})
 	if res.err != nil {
 		return errors.New(errorLine(res))

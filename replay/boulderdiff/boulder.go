@@ -13,7 +13,10 @@
 //     strictly after now - 120 days. Boulder keeps the fqdnSets table; here
 //     it is a map.
 //  3. The WFE's checkNewOrderLimits: NewOrderLimitTransactions, one
-//     BatchSpend, Decision.Result(now).
+//     BatchSpend, Decision.Result(now). (Before it, with CheckMasking,
+//     each transaction is also checked on its own, which stores nothing,
+//     to tell the orders the two batch rules decide differently:
+//     Outcome.Masking.)
 //  4. If allowed, the RA's countCertificateIssued at issuance:
 //     CertificatesPerDomainSpendOnlyTransactions (unless a renewal) and
 //     CertificatesPerFQDNSetSpendOnlyTransaction in one BatchSpend; the
@@ -28,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +57,11 @@ type Boulder struct {
 	Source  ratelimits.Source
 	Clock   clock.FakeClock
 
+	// CheckMasking makes Order check each new-order transaction on its
+	// own first, to fill Outcome.Masking. The differential test sets it;
+	// the benchmarks leave it off, as Boulder does no such checks.
+	CheckMasking bool
+
 	// fqdnSets holds the NotBefore of every issued certificate per exact
 	// set, oldest first, as the SA's fqdnSets table does.
 	fqdnSets map[[32]byte][]time.Time
@@ -69,14 +78,9 @@ func New(defaultsPath, overridesPath string) (*Boulder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("boulderdiff: couldn't load limits: %w", err)
 	}
-	loaded := make(chan struct{})
-	builder.OnHealthy(func() { close(loaded) })
-	stop := builder.NewRefresher(time.Hour)
-	select {
-	case <-loaded:
-	case <-time.After(30 * time.Second):
-		stop()
-		return nil, fmt.Errorf("boulderdiff: overrides from %s not loaded after 30s", overridesPath)
+	stop, err := loadOverrides(builder)
+	if err != nil {
+		return nil, fmt.Errorf("boulderdiff: overrides from %s: %w", overridesPath, err)
 	}
 	clk := clock.NewFake()
 	source := ratelimits.NewInmemSource()
@@ -93,6 +97,40 @@ func New(defaultsPath, overridesPath string) (*Boulder, error) {
 		fqdnSets: make(map[[32]byte][]time.Time),
 		stop:     stop,
 	}, nil
+}
+
+// loadOverrides starts the builder's refresher, which loads the overrides
+// in the background as in Boulder, and returns once they are loaded.
+// Boulder since v0.20260720.0 calls back when they are (OnHealthy);
+// v0.20260309.0 only reports it (Ready), which is then watched, yielding
+// to the loader in between: no sleep, and the load is of one small file.
+func loadOverrides(builder *ratelimits.TransactionBuilder) (stop context.CancelFunc, err error) {
+	const wait = 30 * time.Second
+	type onHealthy interface{ OnHealthy(func()) }
+	h, callback := any(builder).(onHealthy)
+	loaded := make(chan struct{})
+	if callback {
+		h.OnHealthy(func() { close(loaded) })
+	}
+	stop = builder.NewRefresher(time.Hour)
+	if callback {
+		select {
+		case <-loaded:
+			return stop, nil
+		case <-time.After(wait):
+			stop()
+			return nil, fmt.Errorf("not loaded after %s", wait)
+		}
+	}
+	deadline := time.Now().Add(wait)
+	for !builder.Ready() {
+		if time.Now().After(deadline) {
+			stop()
+			return nil, fmt.Errorf("not loaded after %s", wait)
+		}
+		runtime.Gosched()
+	}
+	return stop, nil
 }
 
 // Close stops the overrides refresher.
@@ -136,6 +174,26 @@ type Outcome struct {
 	// Err is Decision.Result(now): Boulder's error for the subscriber, its
 	// text and RetryAfter carrying 0-3% jitter.
 	Err *berrors.BoulderError
+
+	// Masking: the two batch rules decide the order differently. A check
+	// denied it, and an allowed check outranks every denial by the rule
+	// before boulder PR 8674 (the longer retryIn, then the fewer
+	// remaining, the later check on a full tie): Boulder v0.20260309.0
+	// issues such an order, the current release limits it. It is read
+	// from each new-order transaction's own Check before the batch, so
+	// it says what either rule would do whichever Boulder runs. Only
+	// with Boulder.CheckMasking.
+	Masking bool
+	// Masked is, when Masking, the denial the current rule reports.
+	Masked Check
+}
+
+// Check is one transaction's decision, read from Boulder's Decision.
+type Check struct {
+	Allowed   bool
+	Bucket    string // in BucketRef.ID format
+	RetryIn   time.Duration
+	Remaining int64
 }
 
 // Order decides one order at now for account regID, and records the
@@ -151,6 +209,11 @@ func (b *Boulder) Order(now, notBefore time.Time, regID int64, idents identifier
 	txns, err := b.Builder.NewOrderLimitTransactions(regID, idents, out.Renewal)
 	if err != nil {
 		return out, fmt.Errorf("boulderdiff: building new-order transactions: %w", err)
+	}
+	if b.CheckMasking {
+		if out.Masking, out.Masked, err = b.masking(ctx, txns); err != nil {
+			return out, err
+		}
 	}
 	d, err := b.Limiter.BatchSpend(ctx, txns)
 	if err != nil {
@@ -187,6 +250,46 @@ func (b *Boulder) Order(now, notBefore time.Time, regID int64, idents identifier
 	return out, nil
 }
 
+// masking checks each transaction of a new-order batch on its own (Check
+// stores nothing) and folds the decisions by both batch rules: it reports
+// whether the rule before PR 8674 allows a batch that a check denies, and
+// the denial the current rule reports.
+func (b *Boulder) masking(ctx context.Context, txns []ratelimits.Transaction) (bool, Check, error) {
+	var old, denied Check
+	var checked, anyDenied bool
+	for _, txn := range txns {
+		d, err := b.Limiter.Check(ctx, txn)
+		if err != nil {
+			return false, Check{}, fmt.Errorf("boulderdiff: new-order Check: %w", err)
+		}
+		c := readCheck(d)
+		// Before PR 8674: the longer retryIn; on a tie the earlier only
+		// with strictly fewer remaining.
+		if !checked || c.RetryIn > old.RetryIn || c.RetryIn == old.RetryIn && c.Remaining <= old.Remaining {
+			old, checked = c, true
+		}
+		// Now, among denials: the same order.
+		if !c.Allowed && (!anyDenied || c.RetryIn > denied.RetryIn || c.RetryIn == denied.RetryIn && c.Remaining <= denied.Remaining) {
+			denied, anyDenied = c, true
+		}
+	}
+	if anyDenied && old.Allowed {
+		return true, denied, nil
+	}
+	return false, Check{}, nil
+}
+
+// readCheck reads a Decision's unexported fields (reflect may read them).
+func readCheck(d *ratelimits.Decision) Check {
+	v := reflect.ValueOf(d).Elem()
+	return Check{
+		Allowed:   v.FieldByName("allowed").Bool(),
+		Bucket:    BucketID(v.FieldByName("transaction").FieldByName("bucketKey").String()),
+		RetryIn:   time.Duration(v.FieldByName("retryIn").Int()),
+		Remaining: v.FieldByName("remaining").Int(),
+	}
+}
+
 // issuedSince is FQDNSetTimestampsForWindow with Limit 1: is there a row
 // with issued > cutoff? Rows are appended in time order, so the newest is
 // last.
@@ -203,10 +306,8 @@ func (b *Boulder) issuedSince(hash [32]byte, cutoff time.Time) bool {
 // inspect reads the reported denial from a Decision, whose fields Boulder
 // keeps unexported (reflect may read them, not write them).
 func inspect(d *ratelimits.Decision) (bucket string, retryIn time.Duration, remaining int64) {
-	v := reflect.ValueOf(d).Elem()
-	retryIn = time.Duration(v.FieldByName("retryIn").Int())
-	remaining = v.FieldByName("remaining").Int()
-	return BucketID(v.FieldByName("transaction").FieldByName("bucketKey").String()), retryIn, remaining
+	c := readCheck(d)
+	return c.Bucket, c.RetryIn, c.Remaining
 }
 
 // BucketID turns a Boulder bucket key ("5:example.com", enum:id) into

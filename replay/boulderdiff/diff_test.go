@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -104,21 +105,41 @@ const accountOverrides = `
       - id: "3"
 `
 
+// maskingDefaults make the two batch rules differ often: an account's
+// last new order of the day (an allowed check that leaves its bucket
+// short, with up to 6h to the next token) outranks a registered domain's
+// denial (at most 30m), so before PR 8674 Boulder issued such an order.
+const maskingDefaults = `
+CertificatesPerDomain:
+  burst: 2
+  count: 2
+  period: 1h
+CertificatesPerFQDNSet:
+  burst: 3
+  count: 3
+  period: 6h
+NewOrdersPerAccount:
+  burst: 4
+  count: 4
+  period: 24h
+`
+
 type scenario struct {
 	name                string
 	defaults, overrides string
 	streams             []synth.Config
-	// limits are the limits that must each deny many orders of every
-	// stream (minLimited at least), so that the comparison covers their
-	// denials and not only allowed orders.
+	// limits are the limits that must each deny many orders of the
+	// scenario's streams (minLimited at least), so that the comparison
+	// covers their denials and not only allowed orders.
 	limits []replay.Name
 }
 
-// minLimited is how many orders of a stream each of its scenario's limits
-// must deny. The streams' least-exercised limits deny a few dozen orders
-// (NewOrdersPerAccount 38, CertificatesPerDomainPerAccount 61) and the
-// others hundreds to thousands, each compared with Boulder in full
-// (bucket, retry, tokens left, message).
+// minLimited is how many orders of a scenario's streams each of its limits
+// must deny. The least-exercised limits deny about two hundred orders
+// (CertificatesPerDomainPerAccount, NewOrdersPerAccount before the
+// cut-over, where the streams have fewer long gaps to refill the domains)
+// and the others hundreds to thousands, each compared with Boulder in
+// full (bucket, retry, tokens left, message).
 const minLimited = 25
 
 func withIPs(c synth.Config, ip float64, ips int) synth.Config {
@@ -136,7 +157,57 @@ func withAccounts(c synth.Config, n int) synth.Config {
 	return c
 }
 
-// scenarios compare about 250,000 orders in all.
+// eraSpec is which batch rule the Boulder this test is built with applies
+// (era_current_test.go, era_20260309_test.go). Each era's orders lie in
+// the letsencrypt policy's span for that rule, so that ctlimits' dated
+// policy must pick the rule Boulder applies.
+type eraSpec struct {
+	name string
+	// denialFirst: the current rule, boulder PR 8674 and after.
+	denialFirst bool
+}
+
+// span is the instants the era's orders lie in, [start, end), zero end
+// for none: from the policy's batch-rule cut-over on for the current
+// rule; before it for the old one, from the start of the 120-day renewal
+// window (before which the policy renews on any earlier issuance, and
+// Boulder here always looks back 120 days).
+func (e eraSpec) span(t testing.TB) (start, end time.Time) {
+	t.Helper()
+	p, err := replay.LookupPolicy("letsencrypt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.DenialFirstSince.IsZero() || p.RenewalWindowSince.IsZero() || !p.RenewalWindowSince.Before(p.DenialFirstSince) {
+		t.Fatalf("the letsencrypt policy no longer dates its batch rule (%s) after its renewal window (%s): update the eras", p.DenialFirstSince, p.RenewalWindowSince)
+	}
+	if e.denialFirst {
+		return p.DenialFirstSince, time.Time{}
+	}
+	return p.RenewalWindowSince, p.DenialFirstSince
+}
+
+// orders generates a stream from the era's start and keeps the orders
+// before its end. The streams' long gaps (1 to 130 days, or on the
+// renewal window's edge) take them over years, and the era before the
+// cut-over lasts 444 days: there they come a tenth as often, so that
+// most of each stream fits, long gaps and all.
+func (e eraSpec) orders(t testing.TB, c synth.Config) []replay.Order {
+	start, end := e.span(t)
+	c.Start = start
+	if !end.IsZero() {
+		c.LongGap /= 10
+	}
+	orders := synth.Orders(c)
+	if !end.IsZero() {
+		n, _ := slices.BinarySearchFunc(orders, end, func(o replay.Order, end time.Time) int { return o.IssuedAt.Compare(end) })
+		orders = orders[:n]
+	}
+	return orders
+}
+
+// scenarios compare 300,000 orders in all in the current rule's era, and
+// about 275,000 before the cut-over.
 var scenarios = []scenario{
 	{
 		name:     "production limits",
@@ -167,34 +238,95 @@ var scenarios = []scenario{
 		name:      "accounts with NewOrdersPerAccount and per-account overrides",
 		defaults:  accountDefaults,
 		overrides: accountOverrides,
-		streams:   []synth.Config{withAccounts(synth.Adversarial(6, 40000), 6)},
+		// The second stream's three accounts all have overrides, and each
+		// orders a third of the time: their limits deny often without
+		// waiting for long gaps to refill the domains.
+		streams: []synth.Config{withAccounts(synth.Adversarial(6, 40000), 6), withAccounts(synth.Adversarial(7, 30000), 3)},
 		limits: []replay.Name{replay.CertificatesPerDomain, replay.CertificatesPerFQDNSet,
 			replay.NewOrdersPerAccount, replay.CertificatesPerDomainPerAccount},
 	},
+	{
+		name:     "a slow account limit over fast domain limits (the two batch rules)",
+		defaults: maskingDefaults,
+		streams:  []synth.Config{withAccounts(synth.Adversarial(8, 20000), 20)},
+		limits:   []replay.Name{replay.CertificatesPerDomain, replay.CertificatesPerFQDNSet, replay.NewOrdersPerAccount},
+	},
 }
+
+// minMasking is how many orders of the era's scenarios the two batch
+// rules must decide differently (Outcome.Masking), so that each era's
+// comparison covers the rule it dates and cannot pass without it: issued
+// by Boulder and ctlimits alike before the cut-over, limited alike after
+// it. Each era has about 200 to 300; most come from the last scenario.
+const minMasking = 50
 
 func TestDecisionsMatchBoulder(t *testing.T) {
 	t.Parallel()
-	for _, sc := range scenarios {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			for i, c := range sc.streams {
-				t.Run(fmt.Sprintf("stream %d seed %d", i, c.Seed), func(t *testing.T) {
-					d := newDiffer(t, sc)
-					s := d.run(synth.Orders(c))
-					t.Logf("%d orders agree: %d new, %d renewal, %d limited; denied by %v",
-						s.orders, s.kinds[replay.New], s.kinds[replay.Renewal], s.kinds[replay.Limited], s.deniedBy)
-					if s.orders != c.Orders {
-						t.Errorf("compared %d orders of %d", s.orders, c.Orders)
-					}
-					for _, l := range sc.limits {
-						if n := s.deniedBy[l.String()]; n < minLimited {
-							t.Errorf("%s denied %d orders, want at least %d: the stream no longer exercises it", l, n, minLimited)
+	t.Logf("era: %s", era.name)
+	var masking atomic.Int64
+	t.Run("scenarios", func(t *testing.T) {
+		for _, sc := range scenarios {
+			t.Run(sc.name, func(t *testing.T) {
+				t.Parallel()
+				// The streams run one after another.
+				deniedBy := map[string]int{}
+				for i, c := range sc.streams {
+					t.Run(fmt.Sprintf("stream %d seed %d", i, c.Seed), func(t *testing.T) {
+						d := newDiffer(t, sc)
+						orders := era.orders(t, c)
+						s := d.run(orders)
+						t.Logf("%d orders agree: %d new, %d renewal, %d limited; denied by %v; %d decided otherwise by the other batch rule",
+							s.orders, s.kinds[replay.New], s.kinds[replay.Renewal], s.kinds[replay.Limited], s.deniedBy, s.masking)
+						if s.orders != len(orders) {
+							t.Errorf("compared %d orders of %d", s.orders, len(orders))
 						}
+						for l, n := range s.deniedBy {
+							deniedBy[l] += n
+						}
+						masking.Add(int64(s.masking))
+					})
+				}
+				for _, l := range sc.limits {
+					if n := deniedBy[l.String()]; n < minLimited {
+						t.Errorf("%s denied %d orders, want at least %d: the streams no longer exercise it", l, n, minLimited)
 					}
-				})
-			}
-		})
+				}
+			})
+		}
+	})
+	if n := masking.Load(); n < minMasking {
+		t.Errorf("%d orders the two batch rules decide differently, want at least %d: the era's rule is not exercised", n, minMasking)
+	} else {
+		t.Logf("%d orders the two batch rules decide differently", n)
+	}
+}
+
+// TestBoulderAppliesTheEraRule: the smallest order the two batch rules
+// decide differently (example.com emptied a minute before it, example.org
+// left one token, both named in it) is issued by this Boulder before the
+// cut-over and limited after it, as the era says and as ctlimits decides.
+func TestBoulderAppliesTheEraRule(t *testing.T) {
+	t.Parallel()
+	start, _ := era.span(t)
+	at := start.Add(time.Hour)
+	var orders []replay.Order
+	for i := range 50 {
+		orders = append(orders, replay.Order{IssuedAt: at.Add(-time.Minute), Names: []string{fmt.Sprintf("a%d.example.com", i)}})
+	}
+	for i := range 49 {
+		orders = append(orders, replay.Order{IssuedAt: at, Names: []string{fmt.Sprintf("b%d.example.org", i)}})
+	}
+	orders = append(orders, replay.Order{IssuedAt: at, Names: []string{"c.example.com", "c.example.org"}})
+	for i := range orders {
+		orders[i].NotBefore = orders[i].IssuedAt
+	}
+	d := newDiffer(t, scenario{defaults: productionDefaults})
+	s := d.run(orders)
+	if s.masking != 1 {
+		t.Fatalf("%d orders decided otherwise by the other batch rule, want the last one", s.masking)
+	}
+	if want := replay.Limited; era.denialFirst && s.kinds[want] != 1 || !era.denialFirst && s.kinds[want] != 0 {
+		t.Fatalf("%s: %d limited, want the last order limited only under the current rule", era.name, s.kinds[want])
 	}
 }
 
@@ -229,9 +361,12 @@ type differ struct {
 
 type summary struct {
 	orders int
-	kinds  map[replay.Kind]int
+	// masking counts the orders the two batch rules decide differently.
+	masking int
+	kinds   map[replay.Kind]int
 	// deniedBy counts, per limit, the orders one of its buckets denied
-	// (an order denied by two limits counts under both).
+	// (an order denied by two limits counts under both; a masked order
+	// under the limit of its masked denial).
 	deniedBy map[string]int
 }
 
@@ -254,6 +389,7 @@ func newDiffer(t *testing.T, sc scenario) *differ {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
+	b.CheckMasking = true
 
 	p, err := replay.LookupPolicy("letsencrypt")
 	if err != nil {
@@ -310,9 +446,19 @@ func (d *differ) run(orders []replay.Order) summary {
 		}
 		d.results = append(d.results, describe(&res))
 		s.orders++
+		if bo.Masking {
+			s.masking++
+		}
 		s.kinds[res.Kind]++
 		var seen []replay.Name
-		for _, dn := range res.Denials {
+		denials := res.Denials
+		if res.Masked() {
+			// Before the cut-over a denial may be masked (most of an
+			// account's, by a registered domain's last token): it was
+			// compared with Boulder all the same.
+			denials = []replay.Denial{res.MaskedDenial}
+		}
+		for _, dn := range denials {
 			if !slices.Contains(seen, dn.Bucket.Limit) {
 				seen = append(seen, dn.Bucket.Limit)
 				s.deniedBy[dn.Bucket.Limit.String()]++
@@ -360,6 +506,20 @@ func (d *differ) compare(p *replay.Prepared, idents identifier.ACMEIdentifiers, 
 	limited := res.Kind == replay.Limited
 	if limited == bo.Allowed {
 		add("decision: ctlimits %s, Boulder allowed=%t", res.Kind, bo.Allowed)
+	}
+	// The batch rule: an order the two rules decide differently is issued
+	// before the cut-over and limited after it, by Boulder as by ctlimits.
+	if bo.Masking && bo.Allowed == era.denialFirst {
+		add("Boulder (%s) allowed=%t an order the two batch rules decide differently: it does not apply the era's rule", era.name, bo.Allowed)
+	}
+	if m := bo.Masking && bo.Allowed; res.Masked() != m {
+		add("masked: ctlimits %t, Boulder %t", res.Masked(), m)
+	} else if m {
+		md := res.MaskedDenial
+		if md.Bucket.ID() != bo.Masked.Bucket || md.RetryIn != bo.Masked.RetryIn || md.Remaining != bo.Masked.Remaining {
+			add("masked denial: ctlimits %s in %s, %d left; Boulder %s in %s, %d left",
+				md.Bucket.ID(), md.RetryIn, md.Remaining, bo.Masked.Bucket, bo.Masked.RetryIn, bo.Masked.Remaining)
+		}
 	}
 	if r, ok := res.Reason(); ok && !bo.Allowed {
 		if got := r.Bucket.ID(); got != bo.Bucket {
@@ -462,6 +622,9 @@ func describe(res *replay.Result) string {
 	if r, ok := res.Reason(); ok {
 		s += fmt.Sprintf(" by %s, retry in %s, %d left; %d denials", r.Bucket.ID(), r.RetryIn, r.Remaining, len(res.Denials))
 	}
+	if res.Masked() {
+		s += fmt.Sprintf(" (masked denial by %s, retry in %s)", res.MaskedDenial.Bucket.ID(), res.MaskedDenial.RetryIn)
+	}
 	return s
 }
 
@@ -481,7 +644,8 @@ func (d *differ) divergence(i int, p *replay.Prepared, res *replay.Result, bo Ou
 	for _, dn := range res.Denials {
 		fmt.Fprintf(&b, "    denial %s: retry in %s, %d left (limit %s)\n", dn.Bucket.ID(), dn.RetryIn, dn.Remaining, dn.Limit)
 	}
-	fmt.Fprintf(&b, "  Boulder:  allowed=%t renewal=%t bucket=%s retryIn=%s remaining=%d", bo.Allowed, bo.Renewal, bo.Bucket, bo.RetryIn, bo.Remaining)
+	fmt.Fprintf(&b, "  Boulder (%s):  allowed=%t renewal=%t bucket=%s retryIn=%s remaining=%d masking=%t",
+		era.name, bo.Allowed, bo.Renewal, bo.Bucket, bo.RetryIn, bo.Remaining, bo.Masking)
 	if bo.Err != nil {
 		fmt.Fprintf(&b, " message %q", bo.Err.Detail)
 	}
@@ -519,7 +683,8 @@ var messageCases = []struct {
 
 func TestMessagesMatchBoulderWhereTheyOnceDiffered(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	start, _ := era.span(t)
+	now := start.Add(9 * time.Hour)
 	for _, c := range messageCases {
 		t.Run(c.spec, func(t *testing.T) {
 			t.Parallel()
