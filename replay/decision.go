@@ -22,6 +22,10 @@ const (
 	// Limited: at least one checked bucket denied the order; nothing was
 	// spent.
 	Limited
+	// Refused: the order names more identifiers than its profile allows
+	// (Profile.MaxNames); Boulder's RA refuses it before any certificate,
+	// so nothing is counted or spent, and no bucket is consulted.
+	Refused
 )
 
 func (k Kind) String() string {
@@ -32,6 +36,8 @@ func (k Kind) String() string {
 		return "renewal"
 	case Limited:
 		return "limited"
+	case Refused:
+		return "refused"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -108,6 +114,9 @@ type Result struct {
 	Reported int
 	// Tokens lists the level of every bucket the order touched, after it.
 	Tokens []Tokens
+	// MaxNames is the names cap that refused the order; zero unless Kind
+	// is Refused.
+	MaxNames int
 }
 
 // Clone returns a copy of r that owns its slices (nil when empty), for
@@ -142,7 +151,8 @@ func (r *Result) RetryAfter() time.Time {
 	return time.Unix(0, r.IssuedAt+int64(d.RetryIn)).UTC()
 }
 
-// Message is Boulder's error text for a limited order, "" otherwise.
+// Message is Boulder's error text for a limited or refused order, ""
+// otherwise.
 func (r *Result) Message() string {
 	return string(r.AppendMessage(nil))
 }
@@ -150,6 +160,12 @@ func (r *Result) Message() string {
 // AppendMessage appends Message to b; writers use it to spare the
 // allocations.
 func (r *Result) AppendMessage(b []byte) []byte {
+	if r.Kind == Refused {
+		// ra.NewOrder's berrors.MalformedError text.
+		b = append(b, "Order cannot contain more than "...)
+		b = strconv.AppendInt(b, int64(r.MaxNames), 10)
+		return append(b, " identifiers"...)
+	}
 	d, ok := r.Reason()
 	if !ok {
 		return b
