@@ -185,7 +185,7 @@ func parseSpan(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if n, ok := strings.CutSuffix(s, "d"); ok {
 		f, err := strconv.ParseFloat(n, 64)
-		if err != nil || f <= 0 || f > 1e5 {
+		if err != nil || !(f > 0 && f <= 1e5) { // NaN too
 			return 0, errors.New("want a positive number of days, like 45d")
 		}
 		return time.Duration(f * float64(24*time.Hour)), nil
