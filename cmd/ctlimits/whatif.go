@@ -407,6 +407,9 @@ func (r *whatifResult) projected() string {
 
 // verdict is the answer in one paragraph.
 func (r *whatifResult) verdict() string {
+	if r.Orders == 0 {
+		return fmt.Sprintf("No renewal falls in the %d weeks.", int(r.End.Sub(r.Start)/(7*24*time.Hour)))
+	}
 	if r.Binding == "" {
 		s := fmt.Sprintf("No limit bites in %d weeks.", int(r.End.Sub(r.Start)/(7*24*time.Hour)))
 		// The closest call: the fewest tokens left, as a share of the
@@ -451,6 +454,10 @@ func (r *whatifResult) writeText(w io.Writer) error {
 	fmt.Fprintf(w, "WHAT-IF: %s\n", r.headline())
 	fmt.Fprintf(w, "history: %s under %s, %d orders (%s)\n", r.Stream, r.Policy, r.History, r.HistoryFrom)
 	fmt.Fprintf(w, "projected: %s\n\n", r.projected())
+	if len(r.Limits) == 0 {
+		_, err := fmt.Fprintf(w, "%s\n", r.verdict())
+		return err
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  LIMIT\tBITES\tFIRST\tLIMITED\tBUCKETS\tFEWEST_LEFT\tOVERRIDE\n")
 	for _, l := range r.Limits {

@@ -53,8 +53,8 @@ type Cadence struct {
 // Validate checks that the cadence is one rule and that certificates are
 // renewed before they expire.
 func (c *Cadence) Validate() error {
-	if c.Lifetime <= time.Second {
-		return fmt.Errorf("the lifetime %s is not a certificate lifetime", c.Lifetime)
+	if c.Lifetime < time.Hour {
+		return fmt.Errorf("the lifetime %s is under an hour: not a certificate lifetime", c.Lifetime)
 	}
 	if c.Lifetime >= 100*day {
 		// issuance.NewProfile refuses maxValidityPeriod >= 100 days.
@@ -66,14 +66,17 @@ func (c *Cadence) Validate() error {
 		if !(c.RenewAt > 0 && c.RenewAt < 1) {
 			return fmt.Errorf("renewing at %g of the lifetime: want a fraction between 0 and 1 (2/3 is two thirds in)", c.RenewAt)
 		}
+		if time.Duration(float64(c.Lifetime)*c.RenewAt) < time.Minute {
+			return fmt.Errorf("renewing at %g of %s renews within a minute of issuance", c.RenewAt, fmtDuration(c.Lifetime))
+		}
 	}
 	if c.ARIWindow {
 		rules++
 	}
 	if c.EveryMin != 0 || c.EveryMax != 0 {
 		rules++
-		if c.EveryMin <= 0 || c.EveryMax < c.EveryMin {
-			return fmt.Errorf("renewing every %s..%s: want 0 < min <= max", c.EveryMin, c.EveryMax)
+		if c.EveryMin < time.Minute || c.EveryMax < c.EveryMin {
+			return fmt.Errorf("renewing every %s..%s: want 1m <= min <= max", c.EveryMin, c.EveryMax)
 		}
 		if c.EveryMax >= c.Lifetime {
 			return fmt.Errorf("renewing every %s..%s lets %s certificates expire before their renewal", c.EveryMin, c.EveryMax, fmtDuration(c.Lifetime))
@@ -338,8 +341,10 @@ func Simulate(rep *replay.Replayer, plan *Plan) (*Outcome, error) {
 			}
 			s.issued, s.nb, s.na = p.IssuedAt, p.NotBefore, p.NotAfter
 			s.k++
+			// Validate keeps the next renewal a minute or more away; the
+			// second is a guard against a projection that never advances.
 			if t := c.next(s.prep.Set, s.k, s.issued, s.nb, s.na); t < end {
-				heap.Push(&q, event{max(t, ev.at), ev.set})
+				heap.Push(&q, event{max(t, ev.at+int64(time.Second)), ev.set})
 			}
 		case replay.Limited:
 			out.Limited++

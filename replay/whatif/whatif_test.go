@@ -223,7 +223,10 @@ func TestCadenceValidate(t *testing.T) {
 		{Cadence{Lifetime: 45 * day, RenewAt: 1.5}, "between 0 and 1"},
 		{Cadence{Lifetime: 100 * day, RenewAt: 0.5}, "100 days or more"},
 		{Cadence{Lifetime: 160 * time.Hour, EveryMin: 3 * day, EveryMax: 7 * day}, "expire before their renewal"},
-		{Cadence{Lifetime: 160 * time.Hour, EveryMin: 3 * day, EveryMax: 2 * day}, "0 < min <= max"},
+		{Cadence{Lifetime: 160 * time.Hour, EveryMin: 3 * day, EveryMax: 2 * day}, "1m <= min <= max"},
+		{Cadence{Lifetime: 160 * time.Hour, EveryMin: time.Second, EveryMax: time.Second}, "1m <= min <= max"},
+		{Cadence{Lifetime: 160 * time.Hour, RenewAt: 1e-9}, "within a minute"},
+		{Cadence{Lifetime: time.Minute, ARIWindow: true}, "under an hour"},
 	} {
 		if err := c.c.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v, want %q", c.c, err, c.want)
