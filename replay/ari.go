@@ -95,3 +95,12 @@ func (s *ariState) sweep(now int64) int {
 	}
 	return live
 }
+
+// SuggestedWindow is Boulder's ARI suggested renewal window
+// (core.RenewalInfoSimple) of a certificate issued at issued that expires
+// at expires (Unix ns): [start, end). wfe2 computes it from the
+// certificate's issued time (its row in the certificates table), not its
+// backdated NotBefore, and so does the model.
+func SuggestedWindow(issued, expires int64) (start, end int64) {
+	return suggestedWindow(issued, expires)
+}

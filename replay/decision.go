@@ -22,6 +22,10 @@ const (
 	// Limited: at least one checked bucket denied the order; nothing was
 	// spent.
 	Limited
+	// Refused: the order names more identifiers than its profile allows
+	// (Profile.MaxNames); Boulder's RA refuses it before any certificate,
+	// so nothing is counted or spent, and no bucket is consulted.
+	Refused
 )
 
 func (k Kind) String() string {
@@ -32,6 +36,8 @@ func (k Kind) String() string {
 		return "renewal"
 	case Limited:
 		return "limited"
+	case Refused:
+		return "refused"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -114,6 +120,9 @@ type Result struct {
 	// It is the denial the current rule would report; Masked tells
 	// whether there is one. Kind is New and Denials is empty all the same.
 	MaskedDenial Denial
+	// MaxNames is the names cap that refused the order; zero unless Kind
+	// is Refused.
+	MaxNames int
 }
 
 // Masked reports whether the order was issued although a check denied it
@@ -152,7 +161,8 @@ func (r *Result) RetryAfter() time.Time {
 	return time.Unix(0, r.IssuedAt+int64(d.RetryIn)).UTC()
 }
 
-// Message is Boulder's error text for a limited order, "" otherwise.
+// Message is Boulder's error text for a limited or refused order, ""
+// otherwise.
 func (r *Result) Message() string {
 	return string(r.AppendMessage(nil))
 }
@@ -160,6 +170,12 @@ func (r *Result) Message() string {
 // AppendMessage appends Message to b; writers use it to spare the
 // allocations.
 func (r *Result) AppendMessage(b []byte) []byte {
+	if r.Kind == Refused {
+		// ra.NewOrder's berrors.MalformedError text.
+		b = append(b, "Order cannot contain more than "...)
+		b = strconv.AppendInt(b, int64(r.MaxNames), 10)
+		return append(b, " identifiers"...)
+	}
 	d, ok := r.Reason()
 	if !ok {
 		return b

@@ -16,6 +16,10 @@
 //     with a longer retryIn could mask a denial (batch.go).
 //   - An issued certificate spends the same buckets, spend-only: a bucket
 //     without capacity is left as it is, never pushed below empty.
+//   - Before any limit, an order with more names than its certificate
+//     profile allows (profile.go: 100 for classic, 25 for tlsserver and
+//     shortlived; the profile named, or inferred from the lifetime) is
+//     refused, as Boulder's RA refuses it, and nothing is spent.
 //   - Policies (policy.go) bundle limits and rules: the current production
 //     and staging limits, the sliding-window limits of 2018 and 2019
 //     (legacy.go), and Boulder-format YAML defaults and overrides.

@@ -27,6 +27,9 @@ type Order struct {
 	// Account is the ACME account, when known (CT does not show it).
 	// Optional; it enables NewOrdersPerAccount and per-account overrides.
 	Account string
+	// Profile is the profile the order asks for; NoProfile lets Prepare
+	// infer it (resolveProfile).
+	Profile Profile
 }
 
 // Prepared is an Order with its names normalized and its keys computed,
@@ -44,6 +47,8 @@ type Prepared struct {
 	// Set is the exact-set key.
 	Set     SetHash
 	Account string
+	// Profile is the order's profile, resolved: never NoProfile.
+	Profile Profile
 }
 
 // ErrBadTime is wrapped by every error about an order's times: outside the
@@ -112,5 +117,6 @@ func (n *Namer) Prepare(o *Order) (Prepared, error) {
 	if !o.NotAfter.IsZero() {
 		p.NotAfter = o.NotAfter.UnixNano()
 	}
+	p.Profile = resolveProfile(o.Profile, &p)
 	return p, nil
 }

@@ -92,6 +92,13 @@ func (r *Replayer) Decide(o *Prepared, res *Result) error {
 	if r.sinceGC++; r.sinceGC >= r.gcBudget {
 		r.sweep(now)
 	}
+	if n := o.Profile.MaxNames(); len(o.Names) > n {
+		// Boulder's RA refuses the order (ra.NewOrder, profile.maxNames)
+		// after the WFE's limit checks, and the WFE then refunds what
+		// those checks spent: no bucket changes either way.
+		res.Kind, res.MaxNames = Refused, n
+		return nil
+	}
 	if r.legacy != nil {
 		r.decideLegacy(o, res)
 		return nil

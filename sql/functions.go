@@ -21,6 +21,9 @@ import (
 //	normalize_names(names VARCHAR[]) -> VARCHAR[]
 //	fqdn_set_hash(names VARCHAR[]) -> VARCHAR     (normalizes first)
 //	registered_domains(names VARCHAR[]) -> VARCHAR[] (distinct, sorted)
+//	certificate_profile(not_before TIMESTAMP, not_after TIMESTAMP, names BIGINT) -> VARCHAR
+//	  (replay.InferProfile from the validity and the number of normalized
+//	  names: classic, tlsserver, shortlived or unknown)
 
 type udf struct {
 	in, out  duckdb.TypeInfo
@@ -35,6 +38,37 @@ func (u udf) Executor() duckdb.ScalarFuncExecutor {
 	return duckdb.ScalarFuncExecutor{RowExecutor: func(values []driver.Value) (any, error) {
 		return u.executor(values[0])
 	}}
+}
+
+// udf3 is a scalar function of three arguments.
+type udf3 struct {
+	in       [3]duckdb.TypeInfo
+	out      duckdb.TypeInfo
+	executor func(a, b, c driver.Value) (any, error)
+}
+
+func (u udf3) Config() duckdb.ScalarFuncConfig {
+	return duckdb.ScalarFuncConfig{InputTypeInfos: u.in[:], ResultTypeInfo: u.out}
+}
+
+func (u udf3) Executor() duckdb.ScalarFuncExecutor {
+	return duckdb.ScalarFuncExecutor{RowExecutor: func(values []driver.Value) (any, error) {
+		return u.executor(values[0], values[1], values[2])
+	}}
+}
+
+// certificateProfile is the profile the replay infers for a certificate
+// (replay.InferProfile) from its validity and its number of normalized
+// names; NULL when one is NULL. It takes a count, not the names, so that
+// a view computing it for every row stays cheap.
+func certificateProfile(nb, na, names driver.Value) (any, error) {
+	b, okB := nb.(time.Time)
+	a, okA := na.(time.Time)
+	n, okN := names.(int64)
+	if !okB || !okA || !okN {
+		return nil, nil
+	}
+	return replay.InferProfile(b.UnixNano(), a.UnixNano(), int(n)).String(), nil
 }
 
 // namesOf converts a DuckDB VARCHAR[] to strings, skipping NULL elements.
@@ -91,6 +125,14 @@ func registerFunctions(ctx context.Context, db *dbsql.DB) error {
 			return nil, nil
 		}},
 	}
+	ts, err := duckdb.NewTypeInfo(duckdb.TYPE_TIMESTAMP)
+	if err != nil {
+		return err
+	}
+	bigint, err := duckdb.NewTypeInfo(duckdb.TYPE_BIGINT)
+	if err != nil {
+		return err
+	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("couldn't register SQL functions: %w", err)
@@ -100,6 +142,10 @@ func registerFunctions(ctx context.Context, db *dbsql.DB) error {
 		if err := duckdb.RegisterScalarUDF(conn, name, f); err != nil {
 			return fmt.Errorf("couldn't register SQL function %s: %w", name, err)
 		}
+	}
+	profile := udf3{in: [3]duckdb.TypeInfo{ts, ts, bigint}, out: varchar, executor: certificateProfile}
+	if err := duckdb.RegisterScalarUDF(conn, "certificate_profile", profile); err != nil {
+		return fmt.Errorf("couldn't register SQL function certificate_profile: %w", err)
 	}
 	return nil
 }

@@ -58,6 +58,8 @@ func flagValues(cmd, flag string) []string {
 		return ctreplay.IssuerSets
 	case "protocol":
 		return []string{string(loglist.Static), string(loglist.RFC6962)}
+	case "profile":
+		return replay.ProfileNames
 	case "format":
 		switch cmd {
 		case "logs":
@@ -68,6 +70,8 @@ func flagValues(cmd, flag string) []string {
 			return orderio.OutputFormats
 		case "report":
 			return reportFormats
+		case "whatif":
+			return whatifFormats
 		}
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 	"github.com/ctlimits/ctlimits/ingest/loglist"
 	"github.com/ctlimits/ctlimits/replay"
 	"github.com/ctlimits/ctlimits/replay/ctreplay"
+	"github.com/ctlimits/ctlimits/replay/whatif"
 	"github.com/ctlimits/ctlimits/report"
 	"github.com/ctlimits/ctlimits/sql"
 )
@@ -101,7 +102,27 @@ func runDemo(ctx context.Context, env *cmdEnv, args []string) error {
 		return errors.New("the sample log held no certificates to replay")
 	}
 	fmt.Fprintf(env.stdout, "\n$ ctlimits report\n")
-	return demoReport(ctx, env, data)
+	if err := demoReport(ctx, env, data); err != nil {
+		return err
+	}
+	return demoWhatif(ctx, env, data, p)
+}
+
+// demoWhatif projects the demo's renewals as 45-day certificates renewed
+// two thirds in: what Let's Encrypt's shorter lifetimes do to its limits.
+func demoWhatif(ctx context.Context, env *cmdEnv, data string, p *replay.Policy) error {
+	fmt.Fprintf(env.stdout, "\n$ ctlimits whatif --issuers all --lifetime 45d --renew-at 2/3\n")
+	streams, err := ctreplay.Streams("all", p, false)
+	if err != nil {
+		return err
+	}
+	w := whatifRun{data: data, stream: streams[0], weeks: 12, size: true, head: 1.2, workers: 1,
+		cadence: whatif.Cadence{Lifetime: 45 * 24 * time.Hour, RenewAt: 2.0 / 3}}
+	res, err := w.run(ctx)
+	if err != nil {
+		return err
+	}
+	return res.writeText(env.stdout)
 }
 
 // demoReport prints the text report, trimmed to what fits a terminal.

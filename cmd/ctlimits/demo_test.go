@@ -17,6 +17,8 @@ func TestDemoRunsTheWholePipelineOffline(t *testing.T) {
 		`too many certificates (50) already issued for "hosting.example"`,
 		"this exact set of identifiers",
 		"hosting.example: request the 300 per week tier",
+		"$ ctlimits whatif --issuers all --lifetime 45d --renew-at 2/3",
+		"No limit bites in 12 weeks. Closest: CertificatesPerDomain, down to 28 of 50 tokens.",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("demo output lacks %q", want)

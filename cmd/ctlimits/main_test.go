@@ -150,7 +150,11 @@ func TestEveryFlagSharedByCommandsIsClassified(t *testing.T) {
 	deliberatelyPerCommand := map[string]string{
 		"format": "its values differ per command",
 		"out":    "it is one command's output",
-		"domain": "replay restricts the replay to it; report reports on it",
+		"domain": "replay restricts the replay to it; report reports on it; whatif projects its sets",
+		// One run's question, not a standing setting for every command.
+		"at":           "report's now for the headroom; whatif's start of the projection",
+		"headroom":     "a sizing choice of one report or what-if",
+		"from-scratch": "a one-off repair of replay's saved states; whatif only reads them",
 	}
 	users := map[string][]string{}
 	for _, n := range commandNames() {

@@ -34,6 +34,7 @@ func init() {
 // is generated on, so docs/ctlimits.1 is the same everywhere.
 var machineDefaults = map[string]string{
 	"replay --workers": "the number of CPUs",
+	"whatif --workers": "the number of CPUs",
 }
 
 // roff escapes text for a roff line: backslashes, the dashes of flags

@@ -104,7 +104,7 @@ func TestReplayDataWorkersDecideAsOneReplay(t *testing.T) {
 		}
 		// Every column agrees, row for row (over_model is the view's).
 		q := `SELECT count(*) FROM (
-			SELECT * EXCLUDE (over_model) FROM decisions
+			SELECT * EXCLUDE (over_model, profile) FROM decisions
 			EXCEPT ALL SELECT * FROM read_parquet('` + ref + `'))`
 		if n := queryInt(t, data, q); n != 0 {
 			t.Fatalf("--workers %s: %d rows differ from the serial replay", workers, n)
@@ -256,7 +256,7 @@ func copyDecisions(t *testing.T, data, path string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.DB().Exec(`COPY (SELECT * EXCLUDE (over_model) FROM decisions) TO '` + path + `' (FORMAT parquet)`); err != nil {
+	if _, err := db.DB().Exec(`COPY (SELECT * EXCLUDE (over_model, profile) FROM decisions) TO '` + path + `' (FORMAT parquet)`); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -438,7 +438,7 @@ func TestReplayDataDomainEqualsTheFullReplay(t *testing.T) {
 		}
 		q := `SELECT count(*) FROM (
 			(SELECT * EXCLUDE ("order") FROM read_parquet('` + out + `')
-			 EXCEPT ALL SELECT * EXCLUDE ("order", over_model) FROM decisions
+			 EXCEPT ALL SELECT * EXCLUDE ("order", over_model, profile) FROM decisions
 			   WHERE (issuer, serial) IN (SELECT (issuer, serial) FROM read_parquet('` + out + `'))))`
 		if n := queryInt(t, data, q); n != 0 {
 			t.Fatalf("--domain %s: %d decisions differ from the full replay's", d, n)
@@ -460,7 +460,7 @@ func TestReplayDataDomainEqualsTheFullReplay(t *testing.T) {
 func differing(t *testing.T, data, ref string) int64 {
 	t.Helper()
 	return queryInt(t, data, `SELECT count(*) FROM (
-		(SELECT * EXCLUDE (over_model) FROM decisions EXCEPT ALL SELECT * FROM read_parquet('`+ref+`'))
+		(SELECT * EXCLUDE (over_model, profile) FROM decisions EXCEPT ALL SELECT * FROM read_parquet('`+ref+`'))
 		UNION ALL
-		(SELECT * FROM read_parquet('`+ref+`') EXCEPT ALL SELECT * EXCLUDE (over_model) FROM decisions))`)
+		(SELECT * FROM read_parquet('`+ref+`') EXCEPT ALL SELECT * EXCLUDE (over_model, profile) FROM decisions))`)
 }

@@ -53,12 +53,14 @@ func fuzzRead(t *testing.T, name string, data []byte) {
 func FuzzJSONLOrders(f *testing.F) {
 	f.Add([]byte(sameOrdersJSONL))
 	f.Add([]byte(`{"issued_at":"2300-01-01T00:00:00Z","names":["bücher.example"],"not_before":"2026-06-01T00:00:00Z","not_after":"2026-03-01T00:00:00Z","account":1e300}`))
+	f.Add([]byte(`{"issued_at":"2026-03-01T00:00:00Z","names":["a.example"],"profile":"shortlived"}` + "\n" + `{"issued_at":"2026-03-01T00:00:00Z","names":["a.example"],"profile":" TLSServer"}`))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, "o.jsonl", data) })
 }
 
 func FuzzCSVOrders(f *testing.F) {
 	f.Add([]byte(sameOrdersCSV))
 	f.Add([]byte("\ufeffnames,issued_at,account,not_after\n\"a.example b.example\",2026-03-01T00:00:00Z,7,1600-01-01T00:00:00Z\n"))
+	f.Add([]byte("issued_at,names,profile\n2026-03-01T00:00:00Z,a.example,classic\n2026-03-01T00:00:01Z,b.example,\n"))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, "o.csv", data) })
 }
 

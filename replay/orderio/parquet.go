@@ -36,7 +36,7 @@ type parquetReader struct {
 
 const parquetBatch = 64 << 10
 
-var orderColumns = []string{"issued_at", "names", "not_before", "not_after", "account"}
+var orderColumns = []string{"issued_at", "names", "not_before", "not_after", "account", "profile"}
 
 func openParquet(path string) (r *parquetReader, err error) {
 	parquetio.Register() // bounded decoding: a damaged page cannot ask for gigabytes
@@ -79,7 +79,7 @@ func openParquet(path string) (r *parquetReader, err error) {
 		if len(idx) == 0 {
 			if c == "issued_at" || c == "names" {
 				pf.Close()
-				return nil, fmt.Errorf("%s: no %q column; an orders file has issued_at, names and optionally not_before, not_after, account", path, c)
+				return nil, fmt.Errorf("%s: no %q column; an orders file has issued_at, names and optionally not_before, not_after, account, profile", path, c)
 			}
 			continue
 		}
@@ -120,6 +120,11 @@ func checkParquetType(col string, t arrow.DataType) error {
 			return nil
 		}
 		return fmt.Errorf("type %s; want a string or an integer", t)
+	case "profile":
+		if isString(t) {
+			return nil
+		}
+		return fmt.Errorf("type %s; want a string (classic, tlsserver or shortlived)", t)
 	default:
 		if ts, ok := t.(*arrow.TimestampType); ok {
 			if ts.Unit > arrow.Nanosecond {
@@ -232,6 +237,18 @@ func (r *parquetReader) order(i int) (o replay.Order, err error) {
 			o.Account = strconv.FormatInt(a.Value(i), 10)
 		case *array.Int32:
 			o.Account = strconv.FormatInt(int64(a.Value(i)), 10)
+		}
+	}
+	if c := r.column("profile"); c != nil && !c.IsNull(i) {
+		var s string
+		switch a := c.(type) {
+		case *array.String:
+			s = a.Value(i)
+		case *array.LargeString:
+			s = a.Value(i)
+		}
+		if o.Profile, err = replay.ParseProfile(s); err != nil {
+			return o, fmt.Errorf("profile: %w", err)
 		}
 	}
 	return o, nil

@@ -14,9 +14,9 @@ import (
 	"github.com/ctlimits/ctlimits/sql/parquetio"
 )
 
-// DecisionSchema is the Parquet schema of decision files; docs/schema.md
+// decisionFields are the columns every decision file has; docs/schema.md
 // documents each column.
-var DecisionSchema = arrow.NewSchema([]arrow.Field{
+var decisionFields = []arrow.Field{
 	{Name: "order", Type: arrow.PrimitiveTypes.Int64},
 	{Name: "issued_at", Type: &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}},
 	{Name: "decision", Type: arrow.BinaryTypes.String},
@@ -34,7 +34,13 @@ var DecisionSchema = arrow.NewSchema([]arrow.Field{
 		arrow.Field{Name: "remaining", Type: arrow.PrimitiveTypes.Int64},
 		arrow.Field{Name: "burst", Type: arrow.PrimitiveTypes.Int64},
 	))},
-}, nil)
+}
+
+// DecisionSchema is the Parquet schema of decision files of planned
+// orders: the decision columns and the order's profile (named or
+// inferred).
+var DecisionSchema = arrow.NewSchema(append(append([]arrow.Field{}, decisionFields...),
+	arrow.Field{Name: "profile", Type: arrow.BinaryTypes.String}), nil)
 
 // ctFields are the columns decisions of historical orders add: which
 // certificate, its validity, and the policy replayed.
@@ -47,9 +53,13 @@ var ctFields = []arrow.Field{
 	{Name: "policy", Type: arrow.BinaryTypes.String},
 }
 
-// CTDecisionSchema is DecisionSchema plus the certificate columns, the
-// schema of DATA/decisions files.
-var CTDecisionSchema = arrow.NewSchema(append(append([]arrow.Field{}, DecisionSchema.Fields()...), ctFields...), nil)
+// CTDecisionSchema is the decision columns plus the certificate columns,
+// the schema of DATA/decisions files. A certificate's profile is not
+// stored: it is always inferred from the columns here (not_before,
+// not_after, names), and the decisions view infers it with the same Go
+// function (certificate_profile), so decision files written before
+// profiles existed read the same.
+var CTDecisionSchema = arrow.NewSchema(append(append([]arrow.Field{}, decisionFields...), ctFields...), nil)
 
 // rowGroupRows bounds a row group: big enough for zstd and DuckDB scans.
 // Rows reach the file in records of recordRows, small enough that the
@@ -159,6 +169,8 @@ func (p *parquetWriter) Write(r *Row) error {
 			f[17].AppendNull()
 		}
 		f[18].(*array.StringBuilder).Append(p.policy)
+	} else {
+		f[13].(*array.StringBuilder).Append(pr.Profile.String())
 	}
 	return p.Added()
 }

@@ -120,6 +120,7 @@ type jsonOrder struct {
 	NotBefore *string  `json:"not_before"`
 	NotAfter  *string  `json:"not_after"`
 	Account   any      `json:"account"`
+	Profile   *string  `json:"profile"`
 }
 
 type jsonlReader struct {
@@ -205,6 +206,11 @@ func (j *jsonOrder) order() (replay.Order, error) {
 	default:
 		return o, fmt.Errorf(`"account" must be a string or a number`)
 	}
+	if j.Profile != nil {
+		if o.Profile, err = replay.ParseProfile(*j.Profile); err != nil {
+			return o, fmt.Errorf("profile: %w", err)
+		}
+	}
 	return o, nil
 }
 
@@ -225,7 +231,7 @@ func newCSVReader(name string, f *os.File) (*csvReader, error) {
 	if err != nil {
 		f.Close()
 		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: empty file; the first line must be the header issued_at,names[,not_before,not_after,account]", name)
+			return nil, fmt.Errorf("%s: empty file; the first line must be the header issued_at,names[,not_before,not_after,account,profile]", name)
 		}
 		return nil, fmt.Errorf("%s:line 1: %w", name, err)
 	}
@@ -233,17 +239,17 @@ func newCSVReader(name string, f *os.File) (*csvReader, error) {
 	for i, h := range header {
 		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
 		switch h {
-		case "issued_at", "names", "not_before", "not_after", "account":
+		case "issued_at", "names", "not_before", "not_after", "account", "profile":
 			r.col[h] = i
 		default:
 			f.Close()
-			return nil, fmt.Errorf("%s:line 1: unknown column %q; the header is issued_at,names[,not_before,not_after,account]", name, h)
+			return nil, fmt.Errorf("%s:line 1: unknown column %q; the header is issued_at,names[,not_before,not_after,account,profile]", name, h)
 		}
 	}
 	for _, need := range []string{"issued_at", "names"} {
 		if _, ok := r.col[need]; !ok {
 			f.Close()
-			return nil, fmt.Errorf("%s:line 1: no %q column; the header is issued_at,names[,not_before,not_after,account]", name, need)
+			return nil, fmt.Errorf("%s:line 1: no %q column; the header is issued_at,names[,not_before,not_after,account,profile]", name, need)
 		}
 	}
 	return r, nil
@@ -289,6 +295,9 @@ func (r *csvReader) Read(buf []Record) (int, error) {
 		j.Names = strings.Fields(get("names"))
 		if a := get("account"); a != "" {
 			j.Account = a
+		}
+		if pr := get("profile"); pr != "" {
+			j.Profile = &pr
 		}
 		o, err := j.order()
 		if err != nil {

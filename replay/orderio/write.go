@@ -34,6 +34,8 @@ type Writer interface {
 // Counts tallies decisions, for summaries.
 type Counts struct {
 	Orders, New, Renewal, Limited, ARI int64
+	// Refused counts orders over their profile's names cap.
+	Refused int64 `json:",omitempty"`
 }
 
 func (c *Counts) Add(res *replay.Result) {
@@ -45,6 +47,8 @@ func (c *Counts) Add(res *replay.Result) {
 		c.Renewal++
 	case replay.Limited:
 		c.Limited++
+	case replay.Refused:
+		c.Refused++
 	}
 	if res.ARI {
 		c.ARI++
@@ -58,10 +62,14 @@ func (c *Counts) Merge(o Counts) {
 	c.Renewal += o.Renewal
 	c.Limited += o.Limited
 	c.ARI += o.ARI
+	c.Refused += o.Refused
 }
 
 func (c Counts) String() string {
 	s := fmt.Sprintf("%d orders: %d new, %d renewal, %d limited", c.Orders, c.New, c.Renewal, c.Limited)
+	if c.Refused > 0 {
+		s += fmt.Sprintf(", %d refused (over their profile's names cap)", c.Refused)
+	}
 	if c.ARI > 0 {
 		s += fmt.Sprintf(" (%d taken as ARI replacements)", c.ARI)
 	}
@@ -188,7 +196,7 @@ func (j *jsonlWriter) Write(r *Row) error {
 		b = append(b, "null"...)
 	}
 	b = append(b, `,"message":`...)
-	if res.Kind == replay.Limited {
+	if res.Kind == replay.Limited || res.Kind == replay.Refused {
 		j.msg = res.AppendMessage(j.msg[:0])
 		b = strconv.AppendQuote(b, string(j.msg))
 	} else {
@@ -202,6 +210,9 @@ func (j *jsonlWriter) Write(r *Row) error {
 	b = appendStrings(b, p.Names)
 	b = append(b, `,"registered_domains":`...)
 	b = appendStrings(b, p.Domains)
+	b = append(b, `,"profile":"`...)
+	b = append(b, p.Profile.String()...)
+	b = append(b, '"')
 	if r.Cert != nil {
 		b = append(b, `,"issuer":`...)
 		b = strconv.AppendQuote(b, r.Cert.Issuer)
@@ -240,7 +251,7 @@ func appendStrings(b []byte, ss []string) []byte {
 
 func (j *jsonlWriter) Close() error { return j.w.Flush() }
 
-var csvHeader = []string{"order", "issued_at", "decision", "limited_by", "retry_after", "message", "renewal", "ari", "names", "registered_domains", "fqdn_set_hash"}
+var csvHeader = []string{"order", "issued_at", "decision", "limited_by", "retry_after", "message", "renewal", "ari", "names", "registered_domains", "fqdn_set_hash", "profile"}
 
 type csvWriter struct {
 	w   *csv.Writer
@@ -265,6 +276,7 @@ func (c *csvWriter) Write(r *Row) error {
 		strings.Join(p.Names, " "),
 		strings.Join(p.Domains, " "),
 		p.Set.String(),
+		p.Profile.String(),
 	)
 	return c.w.Write(c.rec)
 }
@@ -306,7 +318,7 @@ func (t *tableWriter) Write(r *Row) error {
 	if err != nil {
 		return err
 	}
-	if res.Kind == replay.Limited {
+	if res.Kind == replay.Limited || res.Kind == replay.Refused {
 		_, err = fmt.Fprintf(t.w, "%7s  %s\n", "", res.Message())
 	}
 	return err
