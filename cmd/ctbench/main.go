@@ -259,7 +259,7 @@ func selectSteps(all []step, only, skip string) ([]step, error) {
 
 func needsCtlimits(sel []step) bool {
 	for _, s := range sel {
-		if strings.HasPrefix(s.name, "e2e-") || s.name == "replay-100m" {
+		if strings.HasPrefix(s.name, "e2e-") || slices.Contains([]string{"replay-100m", "history-120d", "nights"}, s.name) {
 			return true
 		}
 	}
