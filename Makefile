@@ -35,10 +35,14 @@ test-boulder:
 # Benchmarks: cmd/ctbench runs every benchmark of docs/benchmarks.md, each
 # as a subprocess, prints one table (measured, compared with, ratio,
 # target, met?) with the machine and the commands, and writes it into
-# docs/benchmarks.md. A full run takes about 16 minutes on the project's
-# machine once the end-to-end logs (~13 GB, cached under /tmp/ctbench)
-# exist, about 6 more the first time. bench-quick is a smoke run of about
-# three minutes at small sizes that prints only. CTBENCH_FLAGS passes
+# docs/benchmarks.md. A full run takes about an hour and a half on the
+# project's machine once the generated logs and histories (~35 GB, cached
+# under /tmp/ctbench) exist, about half an hour more the first time: 16
+# minutes for the end-to-end and replay steps, ~21 for history-120d (a
+# 100M-certificate replay), ~55 for nights (a 70M replay, ten nights of
+# ~2.5 minutes, an 80M replay). Skip the scale steps with
+# CTBENCH_FLAGS='-skip history-120d,nights'. bench-quick is a smoke run of
+# about five minutes at small sizes that prints only. CTBENCH_FLAGS passes
 # flags, e.g. CTBENCH_FLAGS='-only e2e-1m,physical' or '-work DIR'
 # (go run ./cmd/ctbench -h lists them).
 CTBENCH_FLAGS ?=

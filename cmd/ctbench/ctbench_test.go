@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -369,7 +370,8 @@ func TestSelectSteps(t *testing.T) {
 	}
 
 	q := newConfig(true)
-	if q.e2e8 != nil || q.e2e1.certs != 100_000 || q.replayOrders != 1_000_000 || q.ingestEntries != 65536 {
+	if q.e2e8 != nil || q.e2e1.certs != 100_000 || q.replayOrders != 1_000_000 || q.ingestEntries != 65536 ||
+		q.history != (entriesParams{certs: 750_000, days: 120}) || q.nightsBase != (entriesParams{certs: 300_000, days: 30}) {
 		t.Errorf("quick config: %+v", q)
 	}
 }
@@ -430,5 +432,150 @@ func TestRunnerMeasures(t *testing.T) {
 	}
 	if last := r.records[len(r.records)-1]; last.shell != "sh -c 'seq 1 1000' | sh -c 'wc -l; echo '\\''1000 orders: 1 new'\\'' >&2'" {
 		t.Errorf("pipe record: %q", last.shell)
+	}
+}
+
+// Real stderr of ctlimits replay --data (trimmed): from scratch, then a
+// resumed night.
+const (
+	replayScratchLog = `ctlimits replay: Let's Encrypt production: replaying from scratch (--from-scratch)
+ctlimits replay: Let's Encrypt production: 700412 certificates in 381 NotBefore slices of 6h0m0s (at most 16706 held at once), read by DuckDB in 41.7s, replayed and written in 2.5s
+ctlimits replay: Let's Encrypt production under letsencrypt: 700412 orders: 489511 new, 196563 renewal, 14338 limited; 14338 over the model (issued although the model would have limited them); 0 skipped -> D/decisions/gen-20261129T090025.291871043Z/policy=letsencrypt
+`
+	replayResumedLog = `ctlimits replay: Let's Encrypt production: resuming from the state saved at 2026-06-30T00:00:00Z (1 new entries files): 19815 certificates logged since, read by DuckDB in 900ms
+ctlimits replay: Let's Encrypt production: replayed and written in 2.9s
+ctlimits replay: Let's Encrypt production under letsencrypt: 710353 orders: 492758 new, 203046 renewal, 14549 limited; 14549 over the model (issued although the model would have limited them); 0 skipped -> D/decisions/gen-20261129T090114.293088409Z/policy=letsencrypt
+`
+)
+
+func TestParseReplayLog(t *testing.T) {
+	rl, err := parseReplayLog(replayScratchLog)
+	want := replayLog{From: "from scratch (--from-scratch)", Replayed: 700412, MaxHeld: 16706, Orders: 700412, New: 489511, Renewal: 196563, Limited: 14338}
+	if err != nil || rl != want {
+		t.Errorf("from scratch: %+v, %v; want %+v", rl, err, want)
+	}
+	rl, err = parseReplayLog(replayResumedLog)
+	want = replayLog{Resumed: true, StateAt: "2026-06-30T00:00:00Z", Replayed: 19815, Orders: 710353, New: 492758, Renewal: 203046, Limited: 14549}
+	if err != nil || rl != want {
+		t.Errorf("resumed: %+v, %v; want %+v", rl, err, want)
+	}
+	// A resume that falls back to scratch says why.
+	fallback := strings.Replace(replayScratchLog, "(--from-scratch)", "(no saved state)", 1)
+	if rl, err := parseReplayLog(fallback); err != nil || rl.Resumed || rl.From != "from scratch (no saved state)" || rl.Replayed != 700412 {
+		t.Errorf("fallback: %+v, %v", rl, err)
+	}
+	lines := strings.Split(replayScratchLog, "\n")
+	for name, bad := range map[string]string{
+		"no summary":     lines[0] + "\n" + lines[1] + "\n",
+		"no slices line": lines[0] + "\n" + lines[2] + "\n",
+		"no start line":  lines[1] + "\n" + lines[2] + "\n",
+		"nothing":        "",
+	} {
+		if rl, err := parseReplayLog(bad); err == nil {
+			t.Errorf("%s: accepted: %+v", name, rl)
+		}
+	}
+}
+
+func TestParseCtgenState(t *testing.T) {
+	st, err := parseCtgenState([]byte(`{"format": 1, "seed": 1, "start": "2026-06-01", "per_day": 10000, "days": 31,
+		"next_index": 1349918, "certificates": 710353, "lead_in_certificates": 391552}`))
+	if err != nil || st != (ctgenState{Start: "2026-06-01", Days: 31, Certificates: 710353, Entries: 1349918}) {
+		t.Errorf("parseCtgenState = %+v, %v", st, err)
+	}
+	for _, bad := range []string{`{"format": 1}`, `{"days": 1, "certificates": 5, "next_index": 4}`, `not json`} {
+		if st, err := parseCtgenState([]byte(bad)); err == nil {
+			t.Errorf("parseCtgenState(%s) = %+v, want an error", bad, st)
+		}
+	}
+}
+
+func TestLastState(t *testing.T) {
+	rec := `{"format": 1, "states": [
+		{"at": "2026-06-30T00:00:00Z", "file": "20260630.state", "orders": 690000, "bytes": 17062773, "live_sets": 486264, "live_buckets": 492},
+		{"at": "2026-07-01T00:00:00Z", "file": "20260701.state", "orders": 700412, "bytes": 17175174, "live_sets": 489511, "live_buckets": 468},
+		{"at": "2026-06-29T00:00:00Z", "file": "20260629.state", "orders": 680000, "bytes": 16949277, "live_sets": 480000, "live_buckets": 500}]}`
+	s, err := lastState([]byte(rec))
+	if err != nil || s.File != "20260701.state" || s.Sets != 489511 || s.Buckets != 468 || s.Bytes != 17175174 || !s.At.Equal(time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("lastState = %+v, %v", s, err)
+	}
+	for _, bad := range []string{`{"states": []}`, `{"states": [{"at": "2026-07-01T00:00:00Z", "file": "x.state", "live_sets": 0}]}`, `{`} {
+		if s, err := lastState([]byte(bad)); err == nil {
+			t.Errorf("lastState(%s) = %+v, want an error", bad, s)
+		}
+	}
+
+	// lastSavedState sizes the file the record names.
+	data := t.TempDir()
+	dir := filepath.Join(data, "replay", "production-0fa4026a65f8e152")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "resume.json"), []byte(rec), 0o644)
+	os.WriteFile(filepath.Join(dir, "20260701.state"), make([]byte, 3200), 0o644)
+	if s, size, err := lastSavedState(data); err != nil || size != 3200 || s.Sets != 489511 {
+		t.Errorf("lastSavedState = %+v, %d, %v", s, size, err)
+	}
+	os.Remove(filepath.Join(dir, "20260701.state"))
+	if _, _, err := lastSavedState(data); err == nil {
+		t.Error("lastSavedState without the state file: no error")
+	}
+}
+
+func TestParseCountSum(t *testing.T) {
+	n, sum, err := parseCountSum("decisions,row_hash_sum\n79999916,737942233824200183149750136\n")
+	if err != nil || n != 79999916 || sum != "737942233824200183149750136" {
+		t.Errorf("parseCountSum = %d, %q, %v", n, sum, err)
+	}
+	if _, sum, err := parseCountSum("n,h\n3,-0012\n"); err != nil || sum != "-12" {
+		t.Errorf("a negative sum = %q, %v", sum, err)
+	}
+	for _, bad := range []string{"n,h\n0,\n", "n,h\n", "n,h\n1,2,3\n", "n,h\nx,1\n"} {
+		if n, sum, err := parseCountSum(bad); err == nil {
+			t.Errorf("parseCountSum(%q) = %d, %q, want an error", bad, n, sum)
+		}
+	}
+}
+
+func TestSpread(t *testing.T) {
+	lo, hi, r := spread([]float64{91, 144, 99, 114})
+	if lo != 91 || hi != 144 || math.Abs(r-144.0/91) > 1e-12 {
+		t.Errorf("spread = %v %v %v", lo, hi, r)
+	}
+	if _, _, r := spread([]float64{5}); r != 1 {
+		t.Errorf("one value: ratio %v, want 1", r)
+	}
+	if _, _, r := spread(nil); r != 0 {
+		t.Errorf("no values: ratio %v, want 0", r)
+	}
+}
+
+// linkData shares the entries files with the cache and copies the rest,
+// so a run's ctgen -append and replay leave the cache as it was.
+func TestLinkData(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "cache")
+	entries := filepath.Join(src, "entries", "log=abc")
+	os.MkdirAll(entries, 0o755)
+	os.WriteFile(filepath.Join(src, "ctgen.json"), []byte(`{"days": 30}`), 0o644)
+	os.WriteFile(filepath.Join(entries, "0000000000-0000000009.parquet"), []byte("PAR1"), 0o644)
+	dst := filepath.Join(t.TempDir(), "data")
+	if err := linkData(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.Stat(filepath.Join(entries, "0000000000-0000000009.parquet"))
+	b, err := os.Stat(filepath.Join(dst, "entries", "log=abc", "0000000000-0000000009.parquet"))
+	if err != nil || !os.SameFile(a, b) {
+		t.Errorf("the entries file is not a hard link of the cached one: %v", err)
+	}
+	c1, _ := os.Stat(filepath.Join(src, "ctgen.json"))
+	c2, err := os.Stat(filepath.Join(dst, "ctgen.json"))
+	if err != nil || os.SameFile(c1, c2) {
+		t.Fatalf("ctgen.json is not a copy: %v", err)
+	}
+	// Rewriting the copy in place leaves the cache alone.
+	os.WriteFile(filepath.Join(dst, "ctgen.json"), []byte(`{"days": 31}`), 0o644)
+	if got, _ := os.ReadFile(filepath.Join(src, "ctgen.json")); string(got) != `{"days": 30}` {
+		t.Errorf("the cache's ctgen.json changed: %s", got)
+	}
+	if err := linkData(src, dst); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Errorf("linkData into an existing directory: %v", err)
 	}
 }

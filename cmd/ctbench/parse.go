@@ -3,10 +3,13 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math/big"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Bench is one result line of `go test -bench`:
@@ -208,4 +211,133 @@ func windowStart(origin string) (string, bool) {
 		return "", false
 	}
 	return d, true
+}
+
+// ctgenState is what ctbench reads of DATA/ctgen.json, the state of a
+// history ctgen -entries wrote.
+type ctgenState struct {
+	Start        string `json:"start"`
+	Days         int    `json:"days"`
+	Certificates int64  `json:"certificates"`
+	Entries      int64  `json:"next_index"`
+}
+
+func parseCtgenState(b []byte) (ctgenState, error) {
+	var st ctgenState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("ctgen's state: %w", err)
+	}
+	if st.Certificates <= 0 || st.Entries < st.Certificates || st.Days <= 0 {
+		return st, fmt.Errorf("ctgen's state holds no history (%d certificates, %d entries, %d days)", st.Certificates, st.Entries, st.Days)
+	}
+	return st, nil
+}
+
+// replayLog is what `ctlimits replay --data` says on stderr about the
+// first stream (the production group's).
+type replayLog struct {
+	// Resumed: the replay restored the state saved at StateAt (RFC 3339).
+	Resumed bool
+	StateAt string
+	// From is why it replayed from scratch ("from scratch (--from-scratch)").
+	From string
+	// Replayed is the certificates replayed in this run: read since the
+	// state, or all of them.
+	Replayed int64
+	// MaxHeld is the most certificates held at once (from scratch only).
+	MaxHeld int64
+	// The decisions of all history after the run.
+	Orders, New, Renewal, Limited int64
+}
+
+var (
+	resumeLineRE  = regexp.MustCompile(`: resuming from the state saved at (\S+) \([0-9]+ new entries files\): ([0-9]+) certificates logged since`)
+	scratchLineRE = regexp.MustCompile(`: replaying (from scratch[^\n]*)`)
+	slicesLineRE  = regexp.MustCompile(`: ([0-9]+) certificates in [0-9]+ NotBefore slices of \S+ \(at most ([0-9]+) held at once\)`)
+	countsRE      = regexp.MustCompile(`\b([0-9]+) orders: ([0-9]+) new, ([0-9]+) renewal, ([0-9]+) limited`)
+)
+
+// parseReplayLog reads replay's progress lines: how it started (resumed
+// or from scratch), how many certificates it replayed, and its summary.
+func parseReplayLog(stderr string) (replayLog, error) {
+	var rl replayLog
+	atoi := func(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
+	m := countsRE.FindStringSubmatch(stderr)
+	if m == nil {
+		return rl, fmt.Errorf("no \"N orders: a new, b renewal, c limited\" summary in %q", firstLine(stderr))
+	}
+	rl.Orders, rl.New, rl.Renewal, rl.Limited = atoi(m[1]), atoi(m[2]), atoi(m[3]), atoi(m[4])
+	r := resumeLineRE.FindStringSubmatchIndex(stderr)
+	sc := scratchLineRE.FindStringSubmatchIndex(stderr)
+	switch {
+	case r != nil && (sc == nil || r[0] < sc[0]):
+		rl.Resumed = true
+		rl.StateAt = stderr[r[2]:r[3]]
+		rl.Replayed = atoi(stderr[r[4]:r[5]])
+	case sc != nil:
+		rl.From = stderr[sc[2]:sc[3]]
+		m := slicesLineRE.FindStringSubmatch(stderr[sc[0]:])
+		if m == nil {
+			return rl, errors.New("a replay from scratch without its \"N certificates in K NotBefore slices\" line")
+		}
+		rl.Replayed, rl.MaxHeld = atoi(m[1]), atoi(m[2])
+	default:
+		return rl, errors.New("neither \"resuming from the state saved at\" nor \"replaying from scratch\" in its output")
+	}
+	return rl, nil
+}
+
+// savedStateInfo is one of resume.json's saved states.
+type savedStateInfo struct {
+	At      time.Time `json:"at"`
+	File    string    `json:"file"`
+	Bytes   int64     `json:"bytes"`
+	Sets    int64     `json:"live_sets"`
+	Buckets int64     `json:"live_buckets"`
+}
+
+// lastState reads DATA/replay/<stream>/resume.json and returns its
+// latest saved state.
+func lastState(resumeJSON []byte) (savedStateInfo, error) {
+	var rec struct {
+		States []savedStateInfo `json:"states"`
+	}
+	if err := json.Unmarshal(resumeJSON, &rec); err != nil {
+		return savedStateInfo{}, fmt.Errorf("the replay state record: %w", err)
+	}
+	if len(rec.States) == 0 {
+		return savedStateInfo{}, errors.New("the replay state record lists no saved state")
+	}
+	last := rec.States[0]
+	for _, s := range rec.States[1:] {
+		if s.At.After(last.At) {
+			last = s
+		}
+	}
+	if last.File == "" || last.Sets <= 0 {
+		return last, fmt.Errorf("the state at %s has no file or no live sets (%d)", last.At.Format(time.RFC3339), last.Sets)
+	}
+	return last, nil
+}
+
+// parseCountSum reads `ctlimits sql --format csv` of a count and a
+// HUGEINT sum (beyond int64: kept as its decimal digits).
+func parseCountSum(out string) (int64, string, error) {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		return 0, "", fmt.Errorf("want a header and one row, got %q", out)
+	}
+	f := strings.Split(strings.TrimSpace(lines[1]), ",")
+	if len(f) != 2 {
+		return 0, "", fmt.Errorf("want two columns, a count and a sum, got %q", lines[1])
+	}
+	n, err := strconv.ParseInt(strings.Trim(f[0], `"`), 10, 64)
+	if err != nil {
+		return 0, "", fmt.Errorf("count %q: %w", f[0], err)
+	}
+	sum, ok := new(big.Int).SetString(strings.Trim(f[1], `"`), 10)
+	if !ok {
+		return 0, "", fmt.Errorf("sum %q is not an integer (no rows?)", f[1])
+	}
+	return n, sum.String(), nil
 }

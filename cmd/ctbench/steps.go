@@ -28,8 +28,10 @@ type config struct {
 	steadyOrders  int64 // BenchmarkDecideBatch -benchtime Nx
 	streamTimes   int   // BenchmarkStreamParquet -benchtime Nx
 	e2e1          e2eParams
-	e2e8          *e2eParams // nil: not run (-quick)
-	replayOrders  int64      // replay-100m
+	e2e8          *e2eParams    // nil: not run (-quick)
+	replayOrders  int64         // replay-100m
+	history       entriesParams // history-120d
+	nightsBase    entriesParams // nights: the history the nights grow
 }
 
 // e2eParams are ctgen's parameters for an end-to-end log.
@@ -50,6 +52,10 @@ func newConfig(quick bool) config {
 		e2e1:          e2eParams{certs: 1_000_000, days: 1, hosting: 5, label: "1M certificates"},
 		e2e8:          &e2eParams{certs: 4_700_000, days: 1, hosting: 10, label: "8M certificates"},
 		replayOrders:  100_000_000,
+		// About 100M certificates with the lead-in, as Let's Encrypt's
+		// 120 days at a tenth of its rate.
+		history:    entriesParams{certs: 75_000_000, days: 120},
+		nightsBase: entriesParams{certs: 30_000_000, days: 30},
 	}
 	if quick {
 		c.ingestEntries = 65536
@@ -59,6 +65,8 @@ func newConfig(quick bool) config {
 		c.e2e1 = e2eParams{certs: 100_000, days: 1, hosting: 5, label: "100k certificates"}
 		c.e2e8 = nil
 		c.replayOrders = 1_000_000
+		c.history = entriesParams{certs: 750_000, days: 120}
+		c.nightsBase = entriesParams{certs: 300_000, days: 30}
 	}
 	return c
 }
@@ -129,6 +137,7 @@ func steps(c config) []step {
 	st = append(st, e2eStep("e2e-8m", c.e2e8, "< 300 s and < 8 GiB peak RSS"))
 	st = append(st, step{name: "replay-100m", run: (*session).replay100M, rows: rows("replay-100m", "100M orders replayed without running out of memory",
 		fmt.Sprintf("%s orders from `ctgen -orders` piped through `ctlimits replay --orders -` (JSON lines in, CSV decisions to /dev/null)", fmtCount(c.replayOrders)))})
+	st = append(st, historyStep(c.history), nightsStep(c.nightsBase))
 	return st
 }
 
