@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ctlimits/ctlimits/sql"
 	"github.com/ctlimits/ctlimits/sql/datadir"
@@ -463,4 +465,52 @@ func differing(t *testing.T, data, ref string) int64 {
 		(SELECT * EXCLUDE (over_model, profile) FROM decisions EXCEPT ALL SELECT * FROM read_parquet('`+ref+`'))
 		UNION ALL
 		(SELECT * FROM read_parquet('`+ref+`') EXCEPT ALL SELECT * EXCLUDE (over_model, profile) FROM decisions))`)
+}
+
+// A resumed replay reads the new entries files with read_parquet, not the
+// entries view: their log IDs must be the view's (standard base64), not
+// the URL-safe names of the log= directories DuckDB would read as a hive
+// partition, or the record holds one log under two names and the
+// watermark never advances past the first replay's.
+func TestReplayDataResumeAdvancesTheLogsNewest(t *testing.T) {
+	logArgs := logFlags(t, "../../testdata/demolog")
+	data := t.TempDir()
+	for _, to := range []int{300, 722} {
+		args := append([]string{"ingest", "--data", data, "--quiet", "--to", strconv.Itoa(to)}, logArgs...)
+		if code, _, stderr := run(t, "", args...); code != exitOK {
+			t.Fatalf("ingest --to %d: exit %d: %s", to, code, stderr)
+		}
+		if code, _, stderr := run(t, "", "replay", "--data", data, "--issuers", "all"); code != exitOK {
+			t.Fatalf("replay after ingest --to %d: exit %d: %s", to, code, stderr)
+		}
+	}
+	var log string
+	var newest time.Time
+	db, err := sql.Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.DB().QueryRow(`SELECT log, max(logged_at) FROM entries GROUP BY log`).Scan(&log, &newest); err != nil {
+		t.Fatal(err)
+	}
+	records, _ := filepath.Glob(filepath.Join(data, "replay", "*", "resume.json"))
+	if len(records) == 0 {
+		t.Fatal("no replay record")
+	}
+	for _, path := range records { // one per stream (production, staging)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec struct {
+			LogNewest map[string]time.Time `json:"log_newest"`
+		}
+		if err := json.Unmarshal(b, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.LogNewest) != 1 || !rec.LogNewest[log].Equal(newest) {
+			t.Errorf("%s: log_newest %v, want only %s at %s (the entries view's newest)", path, rec.LogNewest, log, newest.UTC())
+		}
+	}
 }

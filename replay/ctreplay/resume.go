@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -208,8 +209,8 @@ func (e *engine) findResume(ctx context.Context, st Stream, dir string, files ma
 		if err != nil {
 			return resumePoint{}, err
 		}
-		q := fmt.Sprintf(`SELECT min(logged_at), count(*) FILTER (WHERE logged_at < %s) FROM read_parquet(%s)`,
-			tsLiteral(rec.Watermark), list)
+		q := fmt.Sprintf(`SELECT min(logged_at), count(*) FILTER (WHERE logged_at < %s) FROM %s`,
+			tsLiteral(rec.Watermark), readEntries(list))
 		if err := e.db.DB().QueryRowContext(ctx, q).Scan(&t, &late); err != nil {
 			return resumePoint{}, fmt.Errorf("couldn't read the new entries: %w", e.db.Explain(err))
 		}
@@ -341,6 +342,14 @@ func writeResumeRecord(dir string, rec resumeRecord, keep int) error {
 	return nil
 }
 
+// readEntries reads a list of entries files as the entries view does
+// (sql/views/010_entries.sql): not as hive partitions, whose log=
+// directory names (URL-safe base64) would replace the files' own log
+// column (standard base64) and make one log two.
+func readEntries(list string) string {
+	return "read_parquet(" + list + ", hive_partitioning = false, union_by_name = true)"
+}
+
 // logNewest is each log's newest entry: the last replay's record updated
 // with the new files, or a scan of every file's logged_at.
 func (e *engine) logNewest(ctx context.Context, rp resumePoint) (map[string]time.Time, error) {
@@ -348,7 +357,14 @@ func (e *engine) logNewest(ctx context.Context, rp resumePoint) (map[string]time
 	from := "entries"
 	if rp.rec != nil {
 		for l, t := range rp.rec.LogNewest {
-			out[l] = t
+			// Records written before readEntries also hold the
+			// log under its directory's name: fold it back.
+			if id, err := base64.RawURLEncoding.DecodeString(l); err == nil && len(id) == 32 {
+				l = base64.StdEncoding.EncodeToString(id)
+			}
+			if t.After(out[l]) {
+				out[l] = t
+			}
 		}
 		if len(rp.added) == 0 {
 			return out, nil
@@ -357,7 +373,7 @@ func (e *engine) logNewest(ctx context.Context, rp resumePoint) (map[string]time
 		if err != nil {
 			return nil, err
 		}
-		from = "read_parquet(" + list + ")"
+		from = readEntries(list)
 	}
 	rows, err := e.db.DB().QueryContext(ctx, `SELECT log, max(logged_at) FROM `+from+` GROUP BY log`)
 	if err != nil {
