@@ -102,7 +102,10 @@ func runReplay(ctx context.Context, env *cmdEnv, args []string) error {
 	start := time.Now()
 	var counts orderio.Counts
 	err = writeOutput(outPath, env.stdout, func(w io.Writer) error {
-		out, err := orderio.NewWriter(format, w)
+		// Parquet decisions of a plan carry the columns DATA's have (the
+		// policy, the validity; issuer_group "plan"), so that 'ctlimits
+		// report --decisions FILE' reads them like DATA's.
+		out, err := orderio.NewWriterWith(format, w, orderio.WriterOptions{CT: format == "parquet", Policy: p.Name, Group: "plan"})
 		if err != nil {
 			return err
 		}

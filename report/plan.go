@@ -1,0 +1,200 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ctlimits/ctlimits/replay"
+)
+
+// plan answers "when does the plan finish?" for decisions that hold
+// planned orders: the connected components of the planned orders (with the
+// CT certificates in them, for a plan over DATA) are read back from the
+// decisions and replayed with every limited planned order retried at its
+// retry-after until issued (replay.SimulateRetries): once under the
+// policy, once with the suggested overrides (each sized domain at its
+// tier). CT certificates are decided once, at their instant: they were
+// issued whatever the model says.
+func (b *builder) plan() error {
+	if b.r.Source == "ct" {
+		return nil
+	}
+	p := &PlanFinish{Overrides: []OverrideTier{}}
+	b.r.Plan = p
+	var from, to time.Time
+	if err := b.db.QueryRowContext(b.ctx, dec+`SELECT count(*), count(*) FILTER (decision = 'limited'), min(issued_at), max(issued_at)
+	  FROM d WHERE issuer_group = 'plan'`).Scan(&p.Orders, &p.Limited, &from, &to); err != nil {
+		return fmt.Errorf("couldn't query the data: %w", err)
+	}
+	p.From, p.To = from.UTC(), to.UTC()
+	for _, s := range b.r.Sizing {
+		switch {
+		case !s.Sized || s.Tier == 0:
+		case s.Tier > 0:
+			p.Overrides = append(p.Overrides, OverrideTier{Domain: s.Domain, PerWeek: s.Tier})
+		default: // above every tier: what the size asks for
+			p.Overrides = append(p.Overrides, OverrideTier{Domain: s.Domain, PerWeek: s.Target})
+		}
+	}
+	orders, retry, err := b.planOrders()
+	if errors.Is(err, errTooBig) {
+		p.Note = err.Error()
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	p.History = int64(len(orders)) - int64(countTrue(retry))
+	opt := replay.RetryOptions{Retry: func(i int) bool { return retry[i] }, MaxDecisions: int64(b.opts.MaxComponentOrders) * 25}
+	run := func(pol *replay.Policy, out *PlanRun) error {
+		res, err := replay.SimulateRetries(pol, orders, opt)
+		if err != nil {
+			return err
+		}
+		*out = PlanRun{Delayed: int64(res.Delayed), MaxDelay: int64(res.MaxDelay / time.Second), Decisions: res.Decisions}
+		if res.Finish != 0 {
+			out.Finish = time.Unix(0, res.Finish).UTC()
+		}
+		return nil
+	}
+	if err := run(b.r.policy, &p.Without); errors.Is(err, replay.ErrRetriesUnbounded) {
+		p.Note = err.Error()
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("couldn't retry the plan: %w", err)
+	}
+	pol := b.r.policy
+	for _, o := range p.Overrides {
+		if pol, err = withOverride(pol, o.Domain, o.PerWeek); err != nil {
+			return err
+		}
+	}
+	if err := run(pol, &p.With); errors.Is(err, replay.ErrRetriesUnbounded) {
+		p.Note = err.Error()
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("couldn't retry the plan with the overrides: %w", err)
+	}
+	p.OK = true
+	return nil
+}
+
+// planOrders reads back the orders of every connected component holding a
+// planned order, in replay order, and which of them are planned.
+func (b *builder) planOrders() ([]replay.Prepared, []bool, error) {
+	ix, err := b.components()
+	if err != nil {
+		return nil, nil, err
+	}
+	doms, err := queryRows(b.ctx, b.db, dec+`SELECT DISTINCT registered_domains[1] FROM d WHERE issuer_group = 'plan'`, nil, column[string])
+	if err != nil {
+		return nil, nil, err
+	}
+	roots := map[int32]bool{}
+	total := 0
+	for _, d := range doms {
+		if root, ok := ix.comps.OfDomain(d); ok && !roots[root] {
+			roots[root] = true
+			total += ix.size[root]
+		}
+	}
+	if total > b.opts.MaxComponentOrders {
+		return nil, nil, fmt.Errorf("%w: the plan's components hold %d orders, more than the %d the report replays; the finish date was not computed", errTooBig, total, b.opts.MaxComponentOrders)
+	}
+	list := make([]string, 0, len(roots))
+	for r := range roots {
+		list = append(list, fmt.Sprint(r))
+	}
+	sort.Strings(list)
+	type orderRow struct {
+		issued  time.Time
+		nb, na  *time.Time
+		names   string
+		planned bool
+	}
+	rows, err := queryRows(b.ctx, b.db, dec+`SELECT issued_at, not_before, not_after, array_to_string(names, ' '), coalesce(issuer_group = 'plan', false) FROM d
+	  JOIN ctlimits_component c ON c.domain = d.registered_domains[1] WHERE c.root IN (`+strings.Join(list, ", ")+`) ORDER BY issued_at, ord`, nil,
+		func(r *orderRow) []any { return []any{&r.issued, &r.nb, &r.na, &r.names, &r.planned} })
+	if err != nil {
+		return nil, nil, err
+	}
+	var namer replay.Namer
+	orders := make([]replay.Prepared, 0, len(rows))
+	retry := make([]bool, 0, len(rows))
+	for _, r := range rows {
+		o := replay.Order{IssuedAt: r.issued, Names: strings.Fields(r.names)}
+		if r.nb != nil {
+			o.NotBefore = *r.nb
+		}
+		if r.na != nil {
+			o.NotAfter = *r.na
+		}
+		pr, err := namer.Prepare(&o)
+		if err != nil {
+			return nil, nil, fmt.Errorf("couldn't rebuild the order at %s: %w", o.IssuedAt.UTC().Format(time.RFC3339), err)
+		}
+		orders = append(orders, pr)
+		retry = append(retry, r.planned)
+	}
+	return orders, retry, nil
+}
+
+func countTrue(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+// finishLine says when the plan finishes, with and without the override.
+func (r *Report) finishLine() string {
+	p := r.Plan
+	if p == nil {
+		return ""
+	}
+	f := cellFmt{}
+	if !p.OK {
+		return "The finish date was not computed: " + p.Note
+	}
+	s := fmt.Sprintf("%s planned orders from %s to %s UTC. Retrying each limited order at its retry-after until issued, the plan finishes %s UTC",
+		f.int(p.Orders), f.time(p.From), f.time(p.To), f.time(p.Without.Finish))
+	if p.Without.Delayed > 0 {
+		s += fmt.Sprintf(" (%s orders delayed, the longest by %s)", f.int(p.Without.Delayed), humanDuration(time.Duration(p.Without.MaxDelay)*time.Second))
+	}
+	if len(p.Overrides) == 0 {
+		return s + "; no override is suggested."
+	}
+	var ov []string
+	for _, o := range p.Overrides {
+		ov = append(ov, fmt.Sprintf("%s %s per week", o.Domain, f.int(o.PerWeek)))
+	}
+	s += fmt.Sprintf("; with the suggested override (%s) it finishes %s UTC", strings.Join(ov, ", "), f.time(p.With.Finish))
+	if p.With.Delayed > 0 {
+		s += fmt.Sprintf(" (%s orders still delayed, the longest by %s)", f.int(p.With.Delayed), humanDuration(time.Duration(p.With.MaxDelay)*time.Second))
+	}
+	return s + "."
+}
+
+// humanDuration is a duration in days and hours, or minutes when short.
+func humanDuration(d time.Duration) string {
+	switch {
+	case d >= 24*time.Hour:
+		days, hours := d/(24*time.Hour), (d%(24*time.Hour)+30*time.Minute)/time.Hour
+		if hours == 24 {
+			days, hours = days+1, 0
+		}
+		if hours == 0 {
+			return fmt.Sprintf("%dd", days)
+		}
+		return fmt.Sprintf("%dd %dh", days, hours)
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh %dm", d/time.Hour, (d%time.Hour)/time.Minute)
+	}
+	return fmt.Sprintf("%dm", (d+30*time.Second)/time.Minute)
+}
