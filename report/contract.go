@@ -397,6 +397,10 @@ type PlanRun struct {
 	MaxDelay int64 `json:"max_delay_seconds"`
 	// Decisions counts first attempts and retries.
 	Decisions int64 `json:"decisions"`
+	// Last names the planned order issued last (the one that sets
+	// Finish), and Attempts how often it was tried.
+	Last     []string `json:"last_order_names"`
+	Attempts int64    `json:"last_order_attempts"`
 }
 
 // OverrideTier is one suggested CertificatesPerDomain override.

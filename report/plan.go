@@ -54,9 +54,17 @@ func (b *builder) plan() error {
 		if err != nil {
 			return err
 		}
-		*out = PlanRun{Delayed: int64(res.Delayed), MaxDelay: int64(res.MaxDelay / time.Second), Decisions: res.Decisions}
+		*out = PlanRun{Delayed: int64(res.Delayed), MaxDelay: int64(res.MaxDelay / time.Second), Decisions: res.Decisions, Last: []string{}}
 		if res.Finish != 0 {
 			out.Finish = time.Unix(0, res.Finish).UTC()
+		}
+		// The last planned order to be issued (the latest in the plan
+		// among those issued at Finish).
+		for i := len(orders) - 1; i >= 0; i-- {
+			if retry[i] && res.Issued[i] == res.Finish {
+				out.Last, out.Attempts = orders[i].Names, int64(res.Attempts[i])
+				break
+			}
 		}
 		return nil
 	}
@@ -165,7 +173,8 @@ func (r *Report) finishLine() string {
 	s := fmt.Sprintf("%s planned orders from %s to %s UTC. Retrying each limited order at its retry-after until issued, the plan finishes %s UTC",
 		f.int(p.Orders), f.time(p.From), f.time(p.To), f.time(p.Without.Finish))
 	if p.Without.Delayed > 0 {
-		s += fmt.Sprintf(" (%s orders delayed, the longest by %s)", f.int(p.Without.Delayed), humanDuration(time.Duration(p.Without.MaxDelay)*time.Second))
+		s += fmt.Sprintf(" (%s orders delayed, the longest by %s; the last issued is %s, after %d attempts)", f.int(p.Without.Delayed),
+			humanDuration(time.Duration(p.Without.MaxDelay)*time.Second), shortNames(p.Without.Last, 2), p.Without.Attempts)
 	}
 	if len(p.Overrides) == 0 {
 		return s + "; no override is suggested."
@@ -176,7 +185,8 @@ func (r *Report) finishLine() string {
 	}
 	s += fmt.Sprintf("; with the suggested override (%s) it finishes %s UTC", strings.Join(ov, ", "), f.time(p.With.Finish))
 	if p.With.Delayed > 0 {
-		s += fmt.Sprintf(" (%s orders still delayed, the longest by %s)", f.int(p.With.Delayed), humanDuration(time.Duration(p.With.MaxDelay)*time.Second))
+		s += fmt.Sprintf(" (%s orders still delayed, the longest by %s, by limits the override does not lift; the last issued is %s)", f.int(p.With.Delayed),
+			humanDuration(time.Duration(p.With.MaxDelay)*time.Second), shortNames(p.With.Last, 2))
 	}
 	return s + "."
 }

@@ -214,9 +214,10 @@ func (r *Report) table(name string, machine bool) table {
 		}
 		return t
 	case "plan":
-		t := table{name: name, title: "When the plan finishes", header: []string{"run", "overrides", "finish", "delayed", "longest_wait", "decisions"}}
+		t := table{name: name, title: "When the plan finishes", header: []string{"run", "overrides", "finish", "delayed", "longest_wait", "decisions", "last_issued"}}
 		if machine {
-			t.header = []string{"run", "overrides", "planned_orders", "history_orders", "from", "to", "limited", "finish", "delayed", "max_delay_seconds", "decisions", "ok", "note"}
+			t.header = []string{"run", "overrides", "planned_orders", "history_orders", "from", "to", "limited", "finish", "delayed", "max_delay_seconds", "decisions",
+				"last_order_names", "last_order_attempts", "ok", "note"}
 		}
 		p := r.Plan
 		if p == nil || (!p.OK && !machine) {
@@ -233,7 +234,7 @@ func (r *Report) table(name string, machine bool) table {
 		}{{"without_override", nil, p.Without}, {"with_override", ov, p.With}} {
 			if machine {
 				t.rows = append(t.rows, []string{run.name, f.list(run.ov), f.int(p.Orders), f.int(p.History), f.time(p.From), f.time(p.To), f.int(p.Limited),
-					f.time(run.r.Finish), f.int(run.r.Delayed), f.int(run.r.MaxDelay), f.int(run.r.Decisions), f.bool(p.OK), p.Note})
+					f.time(run.r.Finish), f.int(run.r.Delayed), f.int(run.r.MaxDelay), f.int(run.r.Decisions), f.list(run.r.Last), f.int(run.r.Attempts), f.bool(p.OK), p.Note})
 				continue
 			}
 			ovs := "none"
@@ -243,7 +244,7 @@ func (r *Report) table(name string, machine bool) table {
 				ovs = "none suggested"
 			}
 			t.rows = append(t.rows, []string{strings.ReplaceAll(run.name, "_", " "), ovs, f.time(run.r.Finish), f.int(run.r.Delayed),
-				humanDuration(time.Duration(run.r.MaxDelay) * time.Second), f.int(run.r.Decisions)})
+				humanDuration(time.Duration(run.r.MaxDelay) * time.Second), f.int(run.r.Decisions), shortNames(run.r.Last, 2)})
 		}
 		return t
 	case "headroom":
