@@ -160,7 +160,7 @@ func open(dataDir string, decisions []string, given bool) (*DB, error) {
 func (d *DB) checkDecisionColumns() error {
 	for _, f := range d.Params.DecisionsFiles {
 		var n int64
-		err := d.db.QueryRow(`SELECT count(*) FILTER (name IN ('policy', 'not_before', 'registered_domains')) FROM parquet_schema(`+quote(escapeGlob(f))+`)`).Scan(&n)
+		err := d.db.QueryRow(`SELECT count(*) FILTER (name IN ('policy', 'not_before', 'registered_domains')) FROM parquet_schema(` + quote(escapeGlob(f)) + `)`).Scan(&n)
 		if err != nil {
 			return fmt.Errorf("couldn't read decisions %s: not a Parquet file ('ctlimits replay --orders PLAN --out FILE.parquet' writes one): %w", f, err)
 		}
