@@ -216,16 +216,25 @@ func (b *builder) domainStats(list []string) (map[string]*DomainStats, error) {
 		return nil, err
 	}
 	// The same counting every certificate that counts as new whatever the
-	// model decided: CT shows the limited ones were issued (a plan plans
-	// them). Renewals, limited or not, never count against the domain.
-	err = stats(`, w AS (SELECT domain, issued_at, count(*) OVER (PARTITION BY domain ORDER BY epoch_us(issued_at)
-	    RANGE BETWEEN 604799999999 PRECEDING AND CURRENT ROW) AS c FROM f WHERE decision <> 'renewal' AND NOT renewal)
+	// model decided: CT shows the limited ones were issued too (a plan
+	// plans them), so a certificate renews when any earlier one of its
+	// exact set, limited or not, has a NotBefore inside the policy's
+	// renewal window; the model's renewal column counts only what it let
+	// through. Renewals never count against the domain.
+	renews := "prev_nb IS NOT NULL"
+	if w := b.r.policy.RenewalWindow; w > 0 {
+		renews = fmt.Sprintf("epoch_us(prev_nb) > epoch_us(issued_at) - %d", w.Microseconds())
+	}
+	err = stats(`, s AS (SELECT *, max(not_before) OVER (PARTITION BY fqdn_set_hash ORDER BY issued_at, ord
+	    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_nb FROM d WHERE list_has_any(registered_domains, `+in+`)),
+	  n AS (SELECT domain, issued_at FROM (SELECT unnest(registered_domains) AS domain, issued_at FROM s WHERE NOT coalesce(`+renews+`, false))
+	    WHERE domain IN (SELECT unnest(`+in+`))),
+	  w AS (SELECT domain, issued_at, count(*) OVER (PARTITION BY domain ORDER BY epoch_us(issued_at)
+	    RANGE BETWEEN 604799999999 PRECEDING AND CURRENT ROW) AS c FROM n)
 	  SELECT domain, max(c), arg_max(issued_at, c),
 	    count(*) FILTER (issued_at > ?::TIMESTAMP - INTERVAL 168 HOURS AND issued_at <= ?::TIMESTAMP) FROM w GROUP BY domain`, []any{at, at},
 		func(s *DomainStats) []any { return []any{&s.Domain, &s.PeakIssued, &s.PeakIssuedAt, &s.WeekIssued} },
-		func(o, s *DomainStats) {
-			o.PeakIssued, o.PeakIssuedAt, o.WeekIssued = s.PeakIssued, s.PeakIssuedAt.UTC(), s.WeekIssued
-		})
+		func(o, s *DomainStats) { o.PeakIssued, o.PeakIssuedAt, o.WeekIssued = s.PeakIssued, s.PeakIssuedAt.UTC(), s.WeekIssued })
 	if err != nil {
 		return nil, err
 	}

@@ -105,3 +105,24 @@ func TestCTReportHasNoPlan(t *testing.T) {
 		t.Errorf("source %q plan %+v", r.Source, r.Plan)
 	}
 }
+
+// Issued per CT counts a certificate as new only when no earlier
+// certificate of its exact set, limited or not, is in the renewal window:
+// CT shows the limited ones were issued, so their repeats were renewals,
+// though the model (which never let the first through) calls them new.
+func TestFormIssuedCountsRepeatsAsRenewals(t *testing.T) {
+	var cs []cert
+	for i := range 50 {
+		cs = append(cs, cert{at: t0.Add(time.Duration(i) * time.Minute), names: []string{fmt.Sprintf("s%02d.customers.example", i)}})
+	}
+	for i := range 3 {
+		cs = append(cs, cert{at: t0.Add(time.Hour + time.Duration(i)*time.Minute), names: []string{"again.customers.example"}})
+	}
+	r := build(t, fixtureDB(t, cs), Options{})
+	if len(r.Sizing) != 1 {
+		t.Fatalf("sizing %+v", r.Sizing)
+	}
+	if f := r.Sizing[0].Form; f.IssuedPeakWeek != 51 || f.PeakWeek != 50 {
+		t.Errorf("peak week issued %d (want 51: the repeats renew), allowed %d (want 50)", f.IssuedPeakWeek, f.PeakWeek)
+	}
+}

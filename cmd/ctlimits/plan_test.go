@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ctlimits/ctlimits/ingest/loglist"
 	"github.com/ctlimits/ctlimits/sql"
 	"github.com/ctlimits/ctlimits/sql/datadir"
 )
@@ -160,9 +161,33 @@ func TestReplayPlanOverDataLeavesDataAlone(t *testing.T) {
 		r.Plan.Without.Finish != "2026-02-26T02:24:00Z" || r.Plan.With.Finish != "2026-02-26T00:00:00Z" {
 		t.Errorf("report: %+v", r)
 	}
-	// The log as ingest described it (here its file:// URL), not its ID.
-	if len(r.Summary.Logs) != 1 || !strings.Contains(r.Summary.Logs[0].Name, "demolog") {
+	// Ingested by its URL, the log has no name but its ID.
+	if len(r.Summary.Logs) != 1 || r.Summary.Logs[0].Name != "" || r.Summary.Logs[0].Log == "" {
 		t.Errorf("logs %+v", r.Summary.Logs)
+	}
+}
+
+// Reports name logs by their description: the embedded log list's, or
+// the one DATA's ingest state recorded (the demo's log is in no list), but
+// not a URL standing for one.
+func TestLogNames(t *testing.T) {
+	data := t.TempDir()
+	os.MkdirAll(filepath.Join(data, "state"), 0o755)
+	os.WriteFile(filepath.Join(data, "state", "a.json"), []byte(`{"log_id": "AAAA+/8=", "description": "ctlimits demo log (demo.ctlimits.example/2026)", "url": "http://127.0.0.1:1/"}`), 0o644)
+	os.WriteFile(filepath.Join(data, "state", "b.json"), []byte(`{"log_id": "BBBB", "description": "file:///tmp/log", "url": "file:///tmp/log"}`), 0o644)
+	names := logNames(data)
+	if names["AAAA+/8="] != "ctlimits demo log (demo.ctlimits.example/2026)" || names["AAAA-_8"] != names["AAAA+/8="] {
+		t.Errorf("from the state: %q %q", names["AAAA+/8="], names["AAAA-_8"])
+	}
+	if _, ok := names["BBBB"]; ok {
+		t.Errorf("a URL was taken for a description")
+	}
+	ll, err := loglist.Load("")
+	if err != nil || len(ll.Logs) == 0 {
+		t.Fatal(err)
+	}
+	if l := &ll.Logs[0]; names[l.ID()] != l.Description || l.Description == "" {
+		t.Errorf("the log list's %s is named %q, want %q", l.ID(), names[l.ID()], l.Description)
 	}
 }
 

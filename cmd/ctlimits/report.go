@@ -222,8 +222,11 @@ func logNames(data string) map[string]string {
 		var st struct {
 			LogID       string `json:"log_id"`
 			Description string `json:"description"`
+			URL         string `json:"url"`
 		}
-		if json.Unmarshal(b, &st) == nil && st.LogID != "" && st.Description != "" {
+		// A log ingested by its URL (--log URL) has its URL for a
+		// description: no better a name than its ID.
+		if json.Unmarshal(b, &st) == nil && st.LogID != "" && st.Description != "" && strings.TrimSuffix(st.Description, "/") != strings.TrimSuffix(st.URL, "/") {
 			names[st.LogID] = st.Description
 			names[strings.TrimRight(strings.NewReplacer("+", "-", "/", "_").Replace(st.LogID), "=")] = st.Description
 		}
