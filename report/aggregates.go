@@ -234,7 +234,9 @@ func (b *builder) domainStats(list []string) (map[string]*DomainStats, error) {
 	  SELECT domain, max(c), arg_max(issued_at, c),
 	    count(*) FILTER (issued_at > ?::TIMESTAMP - INTERVAL 168 HOURS AND issued_at <= ?::TIMESTAMP) FROM w GROUP BY domain`, []any{at, at},
 		func(s *DomainStats) []any { return []any{&s.Domain, &s.PeakIssued, &s.PeakIssuedAt, &s.WeekIssued} },
-		func(o, s *DomainStats) { o.PeakIssued, o.PeakIssuedAt, o.WeekIssued = s.PeakIssued, s.PeakIssuedAt.UTC(), s.WeekIssued })
+		func(o, s *DomainStats) {
+			o.PeakIssued, o.PeakIssuedAt, o.WeekIssued = s.PeakIssued, s.PeakIssuedAt.UTC(), s.WeekIssued
+		})
 	if err != nil {
 		return nil, err
 	}

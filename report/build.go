@@ -80,10 +80,15 @@ func (b *builder) build() (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("the decisions were replayed under policy %q, which the report cannot rebuild (pass a policy): %w", r.Policy, err)
 		}
-		if name != r.Policy {
+		if name != r.Policy && b.opts.Adjust == nil {
 			r.Notes = append(r.Notes, fmt.Sprintf("sizing replays use the built-in policy %s; the decisions' %s had extra limits", name, r.Policy))
 		}
 		r.policy = p
+	}
+	if b.opts.Adjust != nil {
+		if err := b.opts.Adjust(r.policy); err != nil {
+			return nil, err
+		}
 	}
 	r.SizingPolicy = r.policy.Name
 	if r.SizingPolicy == "" {

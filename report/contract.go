@@ -64,6 +64,10 @@ type Options struct {
 	// Charts is how many of the busiest domains get a bucket-level chart
 	// (the Domains first). Default 3.
 	Charts int
+	// Adjust, if set, changes the sizing policy before any replay: the
+	// limits and overrides the decisions were replayed with (--limits,
+	// --overrides), which their policy name does not carry. Optional.
+	Adjust func(p *replay.Policy) error
 	// LogNames maps a log ID (as the entries' log column has it) to the
 	// log's description, from the log list and DATA's ingest states; a
 	// log without one is named by its ID. Optional.

@@ -211,6 +211,19 @@ func TestReportOnAPlan(t *testing.T) {
 	if !strings.Contains(string(b), "without_override,,72,0,") {
 		t.Errorf("plan.csv:\n%s", b)
 	}
+	// Replayed with an override already granted, the plan is retried with
+	// it too when the report is given the same file: only the exact-set
+	// limit delays orders then.
+	ov := filepath.Join(t.TempDir(), "overrides.yml")
+	os.WriteFile(ov, []byte("- CertificatesPerDomain:\n    burst: 300\n    count: 300\n    period: 168h\n    ids:\n      - id: customers.example\n"), 0o644)
+	withOv := filepath.Join(t.TempDir(), "plan.parquet")
+	if code, _, stderr := run(t, "", "replay", "--orders", "../../testdata/orders/sample.jsonl", "--overrides", ov, "--out", withOv); code != exitOK {
+		t.Fatalf("replay: exit %d: %s", code, stderr)
+	}
+	code, stdout, stderr := run(t, "", "report", "--decisions", withOv, "--overrides", ov)
+	if code != exitOK || !strings.Contains(stdout, "No override needed") || !strings.Contains(stdout, "(2 orders delayed") {
+		t.Errorf("with --overrides: exit %d (%s):\n%s", code, stderr, stdout)
+	}
 	// A decisions file that is not a plan's Parquet says what to do.
 	jl := filepath.Join(t.TempDir(), "plan.jsonl")
 	run(t, "", "replay", "--orders", "../../testdata/orders/sample.jsonl", "--out", jl)

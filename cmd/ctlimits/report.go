@@ -16,6 +16,7 @@ import (
 
 	"github.com/ctlimits/ctlimits/ingest/loglist"
 	"github.com/ctlimits/ctlimits/replay"
+	"github.com/ctlimits/ctlimits/replay/orderio"
 	"github.com/ctlimits/ctlimits/report"
 	"github.com/ctlimits/ctlimits/sql"
 	"github.com/ctlimits/ctlimits/sql/datadir"
@@ -29,7 +30,7 @@ func init() {
 		name:    "report",
 		summary: "Report on a replay: summary, limited orders, busiest domains, override sizing, headroom",
 		usage: "(--data DIR | --decisions FILE [--data DIR]) [--format text|markdown|json|csv|html] [--out FILE] [--domain D ...]\n" +
-			"                [--top N] [--at TIME] [--headroom F] [--policy NAME] [--limited N]",
+			"                [--top N] [--at TIME] [--headroom F] [--policy NAME] [--limits FILE] [--overrides FILE] [--limited N]",
 		setup: func(fs *pflag.FlagSet) {
 			fs.String("data", "./data", "data `directory` with entries and decisions ('ctlimits ingest', then 'ctlimits replay --data')")
 			fs.String("decisions", "", "report on these Parquet decisions `file` instead of DATA's: a plan ('ctlimits replay --orders PLAN --out FILE.parquet', with --data DIR laid over DATA's certificates)")
@@ -40,6 +41,8 @@ func init() {
 			fs.String("at", "", "\"now\" for the headroom and the current week, RFC 3339 or YYYY-MM-DD (default: the newest order)")
 			fs.Float64("headroom", 1.2, "factor on the replayed size before choosing an override tier")
 			fs.String("policy", "", "the policy the decisions must have been replayed under, used for sizing (default: the decisions' own)")
+			fs.String("limits", "", "Boulder-format defaults YAML the decisions were replayed with: sizing, headroom and the plan's retries use them")
+			fs.String("overrides", "", "Boulder-format overrides YAML the decisions were replayed with (an override you already have): sizing, headroom and the plan's retries use them")
 			fs.Int("limited", 100, "how many limited orders to list, newest first (0: all)")
 		},
 		run: runReport,
@@ -89,6 +92,23 @@ func runReport(ctx context.Context, env *cmdEnv, args []string) error {
 			return usageError{err}
 		}
 		opts.Policy = p
+	}
+	limits, _ := fs.GetString("limits")
+	overrides, _ := fs.GetString("overrides")
+	if limits != "" || overrides != "" {
+		// Read now, so that a bad file fails before any query.
+		if _, err := orderio.LoadPolicy("letsencrypt", limits, overrides); err != nil {
+			return err
+		}
+		opts.Adjust = func(p *replay.Policy) error {
+			q, err := orderio.LoadPolicy(strings.TrimSuffix(p.Name, "+limits"), limits, overrides)
+			if err != nil {
+				return err
+			}
+			q.AssumeARI = p.AssumeARI
+			*p = *q
+			return nil
+		}
 	}
 	decisions, _ := fs.GetString("decisions")
 	var db *sql.DB
