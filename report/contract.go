@@ -386,6 +386,10 @@ type PlanFinish struct {
 	Limited int64 `json:"limited"`
 	// Without is the plan under the policy; With under the policy plus
 	// Overrides, the suggested ones (each sized domain's tier).
+	// AtStart is the CertificatesPerDomain bucket of the plan's busiest
+	// registered domains (the requested and sized ones first) just before
+	// its first order: what real history (a plan over DATA) left.
+	AtStart   []PlanLevel    `json:"at_start"`
 	Without   PlanRun        `json:"without_override"`
 	With      PlanRun        `json:"with_override"`
 	Overrides []OverrideTier `json:"overrides"`
@@ -412,4 +416,12 @@ type OverrideTier struct {
 	Domain string `json:"domain"`
 	// PerWeek is the tier (or, above every tier, the size with headroom).
 	PerWeek int64 `json:"per_week"`
+}
+
+// PlanLevel is a registered domain's bucket when a plan starts.
+type PlanLevel struct {
+	Domain string    `json:"domain"`
+	Tokens int64     `json:"tokens"`
+	Burst  int64     `json:"burst"`
+	FullAt time.Time `json:"full_at"`
 }

@@ -48,6 +48,9 @@ func (b *builder) plan() error {
 		return err
 	}
 	p.History = int64(len(orders)) - int64(countTrue(retry))
+	if err := b.planStart(p, orders, retry); err != nil {
+		return err
+	}
 	opt := replay.RetryOptions{Retry: func(i int) bool { return retry[i] }, MaxDecisions: int64(b.opts.MaxComponentOrders) * 25}
 	run := func(pol *replay.Policy, out *PlanRun) error {
 		res, err := replay.SimulateRetries(pol, orders, opt)
@@ -87,6 +90,58 @@ func (b *builder) plan() error {
 		return fmt.Errorf("couldn't retry the plan with the overrides: %w", err)
 	}
 	p.OK = true
+	return nil
+}
+
+// planStart measures the buckets of the plan's busiest domains just
+// before its first order, after the history before it.
+func (b *builder) planStart(p *PlanFinish, orders []replay.Prepared, retry []bool) error {
+	var list []string
+	add := func(d string) {
+		if !contains(list, d) && len(list) < max(b.opts.Charts, len(b.r.Domains)) {
+			list = append(list, d)
+		}
+	}
+	for _, d := range b.r.Domains {
+		add(d)
+	}
+	for _, s := range b.r.Sizing {
+		add(s.Domain)
+	}
+	count := map[string]int{}
+	for i := range orders {
+		if retry[i] {
+			for _, d := range orders[i].Domains {
+				count[d]++
+			}
+		}
+	}
+	busiest := make([]string, 0, len(count))
+	for d := range count {
+		busiest = append(busiest, d)
+	}
+	sort.Slice(busiest, func(i, j int) bool {
+		return count[busiest[i]] > count[busiest[j]] || (count[busiest[i]] == count[busiest[j]] && busiest[i] < busiest[j])
+	})
+	for _, d := range busiest {
+		add(d)
+	}
+	start := p.From.UnixNano()
+	r := replay.NewReplayer(b.r.policy)
+	var res replay.Result
+	for i := range orders {
+		if orders[i].IssuedAt >= start {
+			break
+		}
+		if err := r.Decide(&orders[i], &res); err != nil {
+			return err
+		}
+	}
+	p.AtStart = []PlanLevel{}
+	for _, d := range list {
+		tokens, burst, full := r.Level(d, start)
+		p.AtStart = append(p.AtStart, PlanLevel{Domain: d, Tokens: tokens, Burst: burst, FullAt: time.Unix(0, full).UTC()})
+	}
 	return nil
 }
 
@@ -170,8 +225,15 @@ func (r *Report) finishLine() string {
 	if !p.OK {
 		return "The finish date was not computed: " + p.Note
 	}
-	s := fmt.Sprintf("%s planned orders from %s to %s UTC. Retrying each limited order at its retry-after until issued, the plan finishes %s UTC",
-		f.int(p.Orders), f.time(p.From), f.time(p.To), f.time(p.Without.Finish))
+	s := fmt.Sprintf("%s planned orders from %s to %s UTC", f.int(p.Orders), f.time(p.From), f.time(p.To))
+	if p.History > 0 && len(p.AtStart) > 0 {
+		var lv []string
+		for _, l := range p.AtStart {
+			lv = append(lv, fmt.Sprintf("%s %s of %s tokens", l.Domain, f.int(l.Tokens), f.int(l.Burst)))
+		}
+		s += fmt.Sprintf(", starting from the buckets real history left (%s)", strings.Join(lv, ", "))
+	}
+	s += fmt.Sprintf(". Retrying each limited order at its retry-after until issued, the plan finishes %s UTC", f.time(p.Without.Finish))
 	if p.Without.Delayed > 0 {
 		s += fmt.Sprintf(" (%s orders delayed, the longest by %s; the last issued is %s, after %d attempts)", f.int(p.Without.Delayed),
 			humanDuration(time.Duration(p.Without.MaxDelay)*time.Second), shortNames(p.Without.Last, 2), p.Without.Attempts)

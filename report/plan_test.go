@@ -81,6 +81,9 @@ func TestPlanOverHistoryStartsFromRealLevels(t *testing.T) {
 	if r.Source != "plan+ct" || r.Plan == nil || r.Plan.History != 50 || r.Plan.Orders != 1 || r.Plan.Limited != 1 {
 		t.Fatalf("source %q plan %+v", r.Source, r.Plan)
 	}
+	if st := r.Plan.AtStart; len(st) != 1 || st[0] != (PlanLevel{"customers.example", 0, 50, t0.Add(168 * time.Hour)}) {
+		t.Errorf("at the plan's start: %+v, want customers.example empty, full again a week after the first spend", st)
+	}
 	if want := t0.Add(168 * time.Hour / 50); !r.Plan.Without.Finish.Equal(want) {
 		t.Errorf("finish %s, want %s", r.Plan.Without.Finish, want)
 	}
