@@ -173,6 +173,9 @@ func (b *builder) planOrders() ([]replay.Prepared, []bool, error) {
 	if total > b.opts.MaxComponentOrders {
 		return nil, nil, fmt.Errorf("%w: the plan's components hold %d orders, more than the %d the report replays; the finish date was not computed", errTooBig, total, b.opts.MaxComponentOrders)
 	}
+	if len(roots) == 0 {
+		return nil, nil, nil
+	}
 	list := make([]string, 0, len(roots))
 	for r := range roots {
 		list = append(list, fmt.Sprint(r))
