@@ -59,6 +59,8 @@ type DB struct {
 	Params Params
 	// dataArg is DATA as the caller named it, for messages.
 	dataArg string
+	// given: the decisions files were named (OpenDecisions).
+	given bool
 }
 
 // Open creates the views over dataDir. The database itself is in memory:
@@ -135,7 +137,7 @@ func open(dataDir string, decisions []string, given bool) (*DB, error) {
 	// One connection: views and settings live in the connection's catalog
 	// for an in-memory database, and queries here are one at a time.
 	db.SetMaxOpenConns(1)
-	d := &DB{db: db, Params: p, dataArg: dataDir}
+	d := &DB{db: db, Params: p, dataArg: dataDir, given: given}
 	if err := registerFunctions(context.Background(), db); err != nil {
 		db.Close()
 		return nil, err

@@ -224,6 +224,16 @@ func TestReportOnAPlan(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, "No override needed") || !strings.Contains(stdout, "(2 orders delayed") {
 		t.Errorf("with --overrides: exit %d (%s):\n%s", code, stderr, stdout)
 	}
+	// A damaged one too (its pages overwritten, the footer whole).
+	b, _ = os.ReadFile(out)
+	for i := 200; i < len(b)/2; i++ {
+		b[i] = 0x5a
+	}
+	damaged := filepath.Join(t.TempDir(), "damaged.parquet")
+	os.WriteFile(damaged, b, 0o644)
+	if code, _, stderr := run(t, "", "report", "--decisions", damaged); code != exitError || !strings.Contains(stderr, "a damaged decisions file: write it again with 'ctlimits replay --orders PLAN --out "+damaged+"'") {
+		t.Errorf("damaged decisions: exit %d: %s", code, stderr)
+	}
 	// A decisions file that is not a plan's Parquet says what to do.
 	jl := filepath.Join(t.TempDir(), "plan.jsonl")
 	run(t, "", "replay", "--orders", "../../testdata/orders/sample.jsonl", "--out", jl)
