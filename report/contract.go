@@ -409,6 +409,17 @@ type PlanRun struct {
 	// Finish), and Attempts how often it was tried.
 	Last     []string `json:"last_order_names"`
 	Attempts int64    `json:"last_order_attempts"`
+	// Domains are the AtStart domains' planned orders: how many, how
+	// many delayed, when the last is issued.
+	Domains []DomainFinish `json:"domains"`
+}
+
+// DomainFinish is when one registered domain's planned orders are done.
+type DomainFinish struct {
+	Domain  string    `json:"domain"`
+	Orders  int64     `json:"orders"`
+	Delayed int64     `json:"delayed"`
+	Finish  time.Time `json:"finish"`
 }
 
 // OverrideTier is one suggested CertificatesPerDomain override.

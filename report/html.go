@@ -62,6 +62,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		"Sizing":       sz,
 		"FinishLine":   r.finishLine(),
 		"Plan":         mk("plan"),
+		"PlanDomains":  mk("plan_domains"),
 		"HeadLine":     r.headroomLine(),
 		"Headroom":     mk("headroom"),
 		"Daily":        template.HTML(dailyChart(r.Daily, map[bool]string{true: "limited (over the model)", false: "limited"}[r.Source == "ct"])),
@@ -153,7 +154,9 @@ var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 {{end}}{{end}}
 {{if .R.Plan}}<h2>When the plan finishes</h2>
 <p>{{.FinishLine}}</p>
-{{if .R.Plan.OK}}{{template "table" .Plan}}{{end}}
+{{if .R.Plan.OK}}{{template "table" .Plan}}
+<h3>By registered domain</h3>
+{{template "table" .PlanDomains}}{{end}}
 {{end}}<h2>Headroom now</h2>
 <p>{{.HeadLine}}</p>
 {{if .R.HeadNow}}{{template "table" .Headroom}}{{end}}

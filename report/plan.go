@@ -61,6 +61,27 @@ func (b *builder) plan() error {
 		if res.Finish != 0 {
 			out.Finish = time.Unix(0, res.Finish).UTC()
 		}
+		// Per domain of AtStart: when its planned orders are done.
+		out.Domains = make([]DomainFinish, len(p.AtStart))
+		for k, l := range p.AtStart {
+			out.Domains[k].Domain = l.Domain
+		}
+		for i := range orders {
+			if !retry[i] {
+				continue
+			}
+			for k := range out.Domains {
+				if d := &out.Domains[k]; contains(orders[i].Domains, d.Domain) {
+					d.Orders++
+					if res.Attempts[i] > 1 {
+						d.Delayed++
+					}
+					if t := time.Unix(0, res.Issued[i]).UTC(); t.After(d.Finish) {
+						d.Finish = t
+					}
+				}
+			}
+		}
 		// The last planned order to be issued (the latest in the plan
 		// among those issued at Finish).
 		for i := len(orders) - 1; i >= 0; i-- {

@@ -50,6 +50,9 @@ func TestPlanFinishFiveHundredSites(t *testing.T) {
 	if !p.With.Finish.Equal(t0) || p.With.Delayed != 0 || len(p.Overrides) != 1 || p.Overrides[0] != (OverrideTier{"customers.example", 1000}) {
 		t.Errorf("with override: finish %s delayed %d overrides %+v, want %s, 0, customers.example at 1000", p.With.Finish, p.With.Delayed, p.Overrides, t0)
 	}
+	if d := p.Without.Domains; len(d) != 1 || d[0] != (DomainFinish{"customers.example", 500, 450, t0.Add(63 * 24 * time.Hour)}) {
+		t.Errorf("by domain: %+v", d)
+	}
 	if p.Orders != 500 || p.History != 0 || p.Limited != 450 {
 		t.Errorf("orders %d history %d limited %d", p.Orders, p.History, p.Limited)
 	}

@@ -19,7 +19,7 @@ type table struct {
 
 // CSVTables names the tables WriteCSV writes, in order; docs/reports.md
 // describes their columns.
-var CSVTables = []string{"summary", "issuer_groups", "limits", "logs", "limited", "domains", "override_sizing", "plan", "headroom", "daily", "bucket_levels"}
+var CSVTables = []string{"summary", "issuer_groups", "limits", "logs", "limited", "domains", "override_sizing", "plan", "plan_domains", "headroom", "daily", "bucket_levels"}
 
 type cellFmt struct{ machine bool }
 
@@ -245,6 +245,17 @@ func (r *Report) table(name string, machine bool) table {
 			}
 			t.rows = append(t.rows, []string{strings.ReplaceAll(run.name, "_", " "), ovs, f.time(run.r.Finish), f.int(run.r.Delayed),
 				humanDuration(time.Duration(run.r.MaxDelay) * time.Second), f.int(run.r.Decisions), shortNames(run.r.Last, 2)})
+		}
+		return t
+	case "plan_domains":
+		t := table{name: name, title: "When each domain's planned orders finish", header: []string{"domain", "orders", "finish", "delayed", "finish_with_override", "delayed_with_override"}}
+		p := r.Plan
+		if p == nil || !p.OK {
+			return t
+		}
+		for k := range p.Without.Domains {
+			a, w := p.Without.Domains[k], p.With.Domains[k]
+			t.rows = append(t.rows, []string{a.Domain, f.int(a.Orders), f.time(a.Finish), f.int(a.Delayed), f.time(w.Finish), f.int(w.Delayed)})
 		}
 		return t
 	case "headroom":

@@ -228,6 +228,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		section("When the plan finishes")
 		fmt.Fprintf(bw, "%s\n", r.finishLine())
 		tbl("plan")
+		if t := r.table("plan_domains", false); len(t.rows) > 0 {
+			fmt.Fprintln(bw)
+			tbl("plan_domains")
+		}
 	}
 	section("Headroom now")
 	fmt.Fprintf(bw, "%s\n", r.headroomLine())
@@ -307,6 +311,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if r.Plan != nil {
 		fmt.Fprintf(bw, "\n## When the plan finishes\n\n%s\n", mdEscape(r.finishLine()))
 		tbl("plan", false)
+		tbl("plan_domains", true)
 	}
 	fmt.Fprintf(bw, "\n## Headroom now\n\n%s\n", r.headroomLine())
 	if len(r.HeadNow) > 0 {
