@@ -76,6 +76,7 @@ func (b *builder) summary() error {
 	s.Logs = make([]LogStats, 0, len(logs))
 	for _, l := range logs {
 		l.From, l.To = l.from.Time.UTC(), l.to.Time.UTC()
+		l.Name = b.opts.LogNames[l.Log]
 		s.Logs = append(s.Logs, l.LogStats)
 	}
 	return nil
@@ -107,11 +108,11 @@ func (b *builder) limited() error {
 	rows, err := queryRows(b.ctx, b.db, dec+`SELECT * FROM (
 	    SELECT ord, issued_at, coalesce(issuer, ''), coalesce(serial, ''), array_to_string(names, ' '),
 	      array_to_string(registered_domains, ' '), array_to_string(limited_by, ' '), retry_after,
-	      coalesce(message, ''), renewal
+	      coalesce(message, ''), renewal, coalesce(issuer_group = 'plan', false)
 	    FROM d WHERE decision = 'limited' AND `+filter+`
 	    ORDER BY issued_at DESC, ord DESC`+limit+`) ORDER BY issued_at, ord`, nil,
 		func(r *limitedRow) []any {
-			return []any{&r.Order, &r.IssuedAt, &r.Issuer, &r.Serial, &r.names, &r.domains, &r.by, &r.retry, &r.Message, &r.Renewal}
+			return []any{&r.Order, &r.IssuedAt, &r.Issuer, &r.Serial, &r.names, &r.domains, &r.by, &r.retry, &r.Message, &r.Renewal, &r.Planned}
 		})
 	if err != nil {
 		return err
@@ -211,6 +212,31 @@ func (b *builder) domainStats(list []string) (map[string]*DomainStats, error) {
 	  SELECT domain, max(c), arg_max(issued_at, c) FROM w GROUP BY domain`, nil,
 		func(s *DomainStats) []any { return []any{&s.Domain, &s.Peak7d, &s.PeakAt} },
 		func(o, s *DomainStats) { o.Peak7d, o.PeakAt = s.Peak7d, s.PeakAt.UTC() })
+	if err != nil {
+		return nil, err
+	}
+	// The same counting every certificate that counts as new whatever the
+	// model decided: CT shows the limited ones were issued too (a plan
+	// plans them), so a certificate renews when any earlier one of its
+	// exact set, limited or not, has a NotBefore inside the policy's
+	// renewal window; the model's renewal column counts only what it let
+	// through. Renewals never count against the domain.
+	renews := "prev_nb IS NOT NULL"
+	if w := b.r.policy.RenewalWindow; w > 0 {
+		renews = fmt.Sprintf("epoch_us(prev_nb) > epoch_us(issued_at) - %d", w.Microseconds())
+	}
+	err = stats(`, s AS (SELECT *, max(not_before) OVER (PARTITION BY fqdn_set_hash ORDER BY issued_at, ord
+	    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_nb FROM d WHERE list_has_any(registered_domains, `+in+`)),
+	  n AS (SELECT domain, issued_at FROM (SELECT unnest(registered_domains) AS domain, issued_at FROM s WHERE NOT coalesce(`+renews+`, false))
+	    WHERE domain IN (SELECT unnest(`+in+`))),
+	  w AS (SELECT domain, issued_at, count(*) OVER (PARTITION BY domain ORDER BY epoch_us(issued_at)
+	    RANGE BETWEEN 604799999999 PRECEDING AND CURRENT ROW) AS c FROM n)
+	  SELECT domain, max(c), arg_max(issued_at, c),
+	    count(*) FILTER (issued_at > ?::TIMESTAMP - INTERVAL 168 HOURS AND issued_at <= ?::TIMESTAMP) FROM w GROUP BY domain`, []any{at, at},
+		func(s *DomainStats) []any { return []any{&s.Domain, &s.PeakIssued, &s.PeakIssuedAt, &s.WeekIssued} },
+		func(o, s *DomainStats) {
+			o.PeakIssued, o.PeakIssuedAt, o.WeekIssued = s.PeakIssued, s.PeakIssuedAt.UTC(), s.WeekIssued
+		})
 	if err != nil {
 		return nil, err
 	}

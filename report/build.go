@@ -53,6 +53,19 @@ func (b *builder) build() (*Report, error) {
 		r.Notes = append(r.Notes, fmt.Sprintf("the decisions mix %d policies; figures add them up", policies))
 	}
 	r.Policy = policy.String
+	var planned, history int64
+	if err := b.db.QueryRowContext(b.ctx, dec+`SELECT count(*) FILTER (issuer_group = 'plan'), count(*) FILTER (issuer_group IS DISTINCT FROM 'plan') FROM d`).
+		Scan(&planned, &history); err != nil {
+		return nil, fmt.Errorf("couldn't read the decisions: %w", err)
+	}
+	switch {
+	case planned == 0:
+		r.Source = "ct"
+	case history == 0:
+		r.Source = "plan"
+	default:
+		r.Source = "plan+ct"
+	}
 	r.Summary.From, r.Summary.To = from.Time.UTC(), to.Time.UTC()
 	r.At = r.Summary.To
 	if !b.opts.At.IsZero() {
@@ -67,10 +80,15 @@ func (b *builder) build() (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("the decisions were replayed under policy %q, which the report cannot rebuild (pass a policy): %w", r.Policy, err)
 		}
-		if name != r.Policy {
+		if name != r.Policy && b.opts.Adjust == nil {
 			r.Notes = append(r.Notes, fmt.Sprintf("sizing replays use the built-in policy %s; the decisions' %s had extra limits", name, r.Policy))
 		}
 		r.policy = p
+	}
+	if b.opts.Adjust != nil {
+		if err := b.opts.Adjust(r.policy); err != nil {
+			return nil, err
+		}
 	}
 	r.SizingPolicy = r.policy.Name
 	if r.SizingPolicy == "" {
@@ -80,7 +98,7 @@ func (b *builder) build() (*Report, error) {
 		return nil, err
 	}
 	defer func() { b.compIndex.close() }() // built lazily by sizing or headroom
-	steps := []func() error{b.summary, b.limited, b.domains, b.daily, b.sizing, b.headroom, b.levels}
+	steps := []func() error{b.summary, b.limited, b.domains, b.daily, b.sizing, b.plan, b.headroom, b.levels}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return nil, err

@@ -45,6 +45,11 @@ func (b *builder) causes() error {
 	}
 	for i := range b.r.Limited.Orders {
 		o := &b.r.Limited.Orders[i]
+		if o.Planned {
+			// Not issued yet: nothing to explain.
+			o.Causes = []string{}
+			continue
+		}
 		o.Causes = likelyCauses(o, times)
 	}
 	return nil

@@ -64,6 +64,14 @@ type Options struct {
 	// Charts is how many of the busiest domains get a bucket-level chart
 	// (the Domains first). Default 3.
 	Charts int
+	// Adjust, if set, changes the sizing policy before any replay: the
+	// limits and overrides the decisions were replayed with (--limits,
+	// --overrides), which their policy name does not carry. Optional.
+	Adjust func(p *replay.Policy) error
+	// LogNames maps a log ID (as the entries' log column has it) to the
+	// log's description, from the log list and DATA's ingest states; a
+	// log without one is named by its ID. Optional.
+	LogNames map[string]string
 }
 
 func (o *Options) setDefaults() {
@@ -90,20 +98,27 @@ type Report struct {
 	SchemaVersion int `json:"schema_version"`
 	// Policy is the policy the decisions were replayed under; SizingPolicy
 	// the one sizing and headroom replays used.
-	Policy       string    `json:"policy"`
-	SizingPolicy string    `json:"sizing_policy"`
-	At           time.Time `json:"at"`
-	Headroom     float64   `json:"headroom_factor"`
-	Domains      []string  `json:"requested_domains"`
+	Policy       string `json:"policy"`
+	SizingPolicy string `json:"sizing_policy"`
+	// Source is what the decisions replayed: "ct" (certificates in DATA),
+	// "plan" (planned orders) or "plan+ct" (a plan laid over DATA's
+	// certificates).
+	Source   string    `json:"source"`
+	At       time.Time `json:"at"`
+	Headroom float64   `json:"headroom_factor"`
+	Domains  []string  `json:"requested_domains"`
 
-	Summary  Summary        `json:"summary"`
-	Limited  LimitedOrders  `json:"limited"`
-	Top      []DomainStats  `json:"domains"`
-	Sizing   []Sizing       `json:"override_sizing"`
-	HeadNow  []Headroom     `json:"headroom"`
-	Daily    []DayCount     `json:"daily"`
-	Levels   []BucketSeries `json:"bucket_levels"`
-	Notes    []string       `json:"notes"`
+	Summary Summary        `json:"summary"`
+	Limited LimitedOrders  `json:"limited"`
+	Top     []DomainStats  `json:"domains"`
+	Sizing  []Sizing       `json:"override_sizing"`
+	HeadNow []Headroom     `json:"headroom"`
+	Daily   []DayCount     `json:"daily"`
+	Levels  []BucketSeries `json:"bucket_levels"`
+	// Plan is when the planned orders finish; nil unless the decisions
+	// hold planned orders.
+	Plan     *PlanFinish `json:"plan,omitempty"`
+	Notes    []string    `json:"notes"`
 	policy   *replay.Policy
 	maxNames int
 }
@@ -127,10 +142,21 @@ type Summary struct {
 
 // LogStats is one CT log's share of the entries.
 type LogStats struct {
-	Log     string    `json:"log"`
+	Log string `json:"log"`
+	// Name is the log's description from the log list (or DATA's ingest
+	// state), "" when unknown.
+	Name    string    `json:"name"`
 	Entries int64     `json:"entries"`
 	From    time.Time `json:"from"`
 	To      time.Time `json:"to"`
+}
+
+// DisplayName is the log's description, or its ID when unknown.
+func (l *LogStats) DisplayName() string {
+	if l.Name != "" {
+		return l.Name
+	}
+	return l.Log
 }
 
 // LimitCount is how many orders one limit denied. An order denied by two
@@ -179,8 +205,10 @@ type LimitedOrder struct {
 	Message    string    `json:"message"`
 	Renewal    bool      `json:"renewal"`
 	// Causes are the likely reasons CT shows it issued anyway, most
-	// likely first.
+	// likely first; empty for a planned order, which is simply limited.
 	Causes []string `json:"likely_causes"`
+	// Planned marks an order of a plan (not a certificate from CT).
+	Planned bool `json:"planned"`
 }
 
 // DomainStats is one registered domain's activity.
@@ -193,6 +221,13 @@ type DomainStats struct {
 	// (t-168h, t] ending at PeakAt.
 	Peak7d int64     `json:"peak_7d_new"`
 	PeakAt time.Time `json:"peak_7d_end"`
+	// PeakIssued is the most certificates counting as new in any 168
+	// hours whatever the model decided (limited ones too: CT shows they
+	// were issued; for a plan, the planned ones), ending at PeakIssuedAt;
+	// WeekIssued the same in the 168 hours up to At.
+	PeakIssued   int64     `json:"peak_7d_issued"`
+	PeakIssuedAt time.Time `json:"peak_7d_issued_end"`
+	WeekIssued   int64     `json:"current_7d_issued"`
 	// Week is new certificates in the 168 hours up to the report's At.
 	Week int64 `json:"current_7d_new"`
 	// LowestTokens is the fewest tokens its CertificatesPerDomain bucket
@@ -259,15 +294,24 @@ type AccountHint struct {
 }
 
 // FormFacts are what Let's Encrypt's override request form asks for.
+//
+// The weekly counts come twice: as issued (CT shows these certificates
+// were issued, limited ones included; for a plan, as planned), which is
+// what the form asks, and as the model allowed them under the policy.
 type FormFacts struct {
-	Domain       string    `json:"registered_domain"`
-	Tier         int64     `json:"tier_requested"`
-	CurrentWeek  int64     `json:"current_weekly_new"`
-	PeakWeek     int64     `json:"peak_weekly_new"`
-	Names        int64     `json:"names"`
-	RenewalShare float64   `json:"renewal_share"`
-	From         time.Time `json:"evidence_from"`
-	To           time.Time `json:"evidence_to"`
+	Domain string `json:"registered_domain"`
+	Tier   int64  `json:"tier_requested"`
+	// CurrentWeek and PeakWeek are new certificates the model allowed.
+	CurrentWeek int64 `json:"current_weekly_new"`
+	PeakWeek    int64 `json:"peak_weekly_new"`
+	// IssuedCurrentWeek and IssuedPeakWeek count every certificate that
+	// counts as new, as CT shows them issued (or as planned).
+	IssuedCurrentWeek int64     `json:"issued_current_weekly_new"`
+	IssuedPeakWeek    int64     `json:"issued_peak_weekly_new"`
+	Names             int64     `json:"names"`
+	RenewalShare      float64   `json:"renewal_share"`
+	From              time.Time `json:"evidence_from"`
+	To                time.Time `json:"evidence_to"`
 }
 
 // Headroom is one domain's CertificatesPerDomain bucket at At.
@@ -323,4 +367,72 @@ func TierFor(n int64) int64 {
 		}
 	}
 	return -1
+}
+
+// PlanFinish is when a plan's orders are all issued, each limited order
+// retried at its retry-after until issued (replay.SimulateRetries), with
+// no override and with the suggested one.
+type PlanFinish struct {
+	OK   bool   `json:"ok"`
+	Note string `json:"note,omitempty"`
+	// Orders counts the planned orders; History the CT certificates
+	// replayed with them (a plan over DATA).
+	Orders  int64 `json:"orders"`
+	History int64 `json:"history_orders"`
+	// From and To are the first and last planned instants.
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// Limited counts planned orders limited at their planned instant.
+	Limited int64 `json:"limited"`
+	// Without is the plan under the policy; With under the policy plus
+	// Overrides, the suggested ones (each sized domain's tier).
+	// AtStart is the CertificatesPerDomain bucket of the plan's busiest
+	// registered domains (the requested and sized ones first) just before
+	// its first order: what real history (a plan over DATA) left.
+	AtStart   []PlanLevel    `json:"at_start"`
+	Without   PlanRun        `json:"without_override"`
+	With      PlanRun        `json:"with_override"`
+	Overrides []OverrideTier `json:"overrides"`
+}
+
+// PlanRun is one retried replay of a plan.
+type PlanRun struct {
+	// Finish is when the last planned order is issued.
+	Finish time.Time `json:"finish"`
+	// Delayed counts planned orders limited at least once; MaxDelay the
+	// longest wait past a planned instant, in seconds.
+	Delayed  int64 `json:"delayed"`
+	MaxDelay int64 `json:"max_delay_seconds"`
+	// Decisions counts first attempts and retries.
+	Decisions int64 `json:"decisions"`
+	// Last names the planned order issued last (the one that sets
+	// Finish), and Attempts how often it was tried.
+	Last     []string `json:"last_order_names"`
+	Attempts int64    `json:"last_order_attempts"`
+	// Domains are the AtStart domains' planned orders: how many, how
+	// many delayed, when the last is issued.
+	Domains []DomainFinish `json:"domains"`
+}
+
+// DomainFinish is when one registered domain's planned orders are done.
+type DomainFinish struct {
+	Domain  string    `json:"domain"`
+	Orders  int64     `json:"orders"`
+	Delayed int64     `json:"delayed"`
+	Finish  time.Time `json:"finish"`
+}
+
+// OverrideTier is one suggested CertificatesPerDomain override.
+type OverrideTier struct {
+	Domain string `json:"domain"`
+	// PerWeek is the tier (or, above every tier, the size with headroom).
+	PerWeek int64 `json:"per_week"`
+}
+
+// PlanLevel is a registered domain's bucket when a plan starts.
+type PlanLevel struct {
+	Domain string    `json:"domain"`
+	Tokens int64     `json:"tokens"`
+	Burst  int64     `json:"burst"`
+	FullAt time.Time `json:"full_at"`
 }

@@ -20,7 +20,7 @@ import (
 type cert struct {
 	at       time.Time
 	names    []string
-	group    string        // default letsencrypt
+	group    string        // default letsencrypt; "plan" for a planned order
 	lifetime time.Duration // default 90 days
 	log      string        // default "logA"
 }
@@ -89,7 +89,7 @@ func fixtureDB(t testing.TB, certs []cert) *dbsql.DB {
 		t.Fatal(err)
 	}
 	p, _ := replay.LookupPolicy("letsencrypt")
-	w, err := orderio.NewWriterWith("parquet", f, orderio.WriterOptions{CT: true, Policy: p.Name})
+	w, err := orderio.NewWriterWith("parquet", f, orderio.WriterOptions{CT: true, Policy: p.Name, Group: "plan"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,6 +113,22 @@ func fixtureDB(t testing.TB, certs []cert) *dbsql.DB {
 		}
 		nb := c.at.Add(-time.Hour)
 		na := nb.Add(life)
+		if group == "plan" {
+			// A planned order: no certificate in CT, a decision like
+			// 'ctlimits replay --orders PLAN --out FILE.parquet' writes.
+			pr, err := namer.Prepare(&replay.Order{IssuedAt: c.at, Names: c.names, NotBefore: nb, NotAfter: na})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Decide(&pr, &res); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Write(&orderio.Row{Order: order, Prepared: &pr, Result: &res}); err != nil {
+				t.Fatal(err)
+			}
+			order++
+			continue
+		}
 		serial := fmt.Sprintf("%04x", i+1)
 		exec(`INSERT INTO entries VALUES (?, ?, ?, 'precert', ?, ?, NULL)`, log, idx[log], c.at, issuers[group], serial)
 		idx[log]++
@@ -164,4 +180,18 @@ func build(t testing.TB, db *dbsql.DB, opts Options) *Report {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// planScenario is a plan: 60 customer sites under customers.example, ten
+// minutes apart, and a CI job ordering one exact set every hour, seven
+// times.
+func planScenario() []cert {
+	var cs []cert
+	for i := range 60 {
+		cs = append(cs, cert{at: t0.Add(time.Duration(i) * 10 * time.Minute), names: []string{fmt.Sprintf("site%02d.customers.example", i)}, group: "plan"})
+	}
+	for i := range 7 {
+		cs = append(cs, cert{at: t0.Add(28*time.Hour + time.Duration(i)*time.Hour), names: []string{"ci.example.net"}, group: "plan"})
+	}
+	return cs
 }

@@ -5,6 +5,7 @@ import (
 	"html"
 	"html/template"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -28,7 +29,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	}
 	var sz []sizing
 	for i := range r.Sizing {
-		sz = append(sz, sizing{r.Sizing[i], r.Sizing[i].formLine()})
+		sz = append(sz, sizing{r.Sizing[i], r.formLine(&r.Sizing[i])})
 	}
 	var levels []template.HTML
 	for _, s := range r.Levels {
@@ -43,26 +44,67 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		lims = append(lims, lim{o, f.time(o.IssuedAt), f.time(o.RetryAfter), f.list(o.Domains), f.list(o.Limits), shortNames(o.Names, 4), strings.Join(o.Causes, "; ")})
 	}
 	data := map[string]any{
-		"R":           r,
-		"Headline":    r.headline(),
-		"Counts":      r.countsLine(),
-		"OverModel":   overModelNote,
-		"LimitedLine": r.limitedLine(),
-		"SizingLine":  r.sizingLine(),
-		"HeadLine":    r.headroomLine(),
-		"Groups":      mk("issuer_groups"),
-		"Limits":      mk("limits"),
-		"Logs":        mk("logs"),
-		"Limited":     lims,
-		"Domains":     mk("domains"),
-		"SizingTable": mk("override_sizing"),
-		"Sizing":      sz,
-		"Headroom":    mk("headroom"),
-		"Daily":       template.HTML(dailyChart(r.Daily)),
-		"Levels":      levels,
-		"Style":       template.CSS(stylesheet),
+		"R":            r,
+		"Headline":     r.headline(),
+		"Counts":       r.countsLine(),
+		"Answers":      r.answers(),
+		"LimitedTitle": r.limitedTitle(),
+		"LimitedNote":  r.limitedNote(),
+		"LimitedLine":  r.limitedLine(),
+		"Groups":       mk("issuer_groups"),
+		"Limits":       mk("limits"),
+		"Logs":         mk("logs"),
+		"Limited":      lims,
+		"Repeated":     groupMessages(r.Limited.Orders),
+		"Domains":      mk("domains"),
+		"SizingLine":   r.sizingLine(),
+		"SizingTable":  mk("override_sizing"),
+		"Sizing":       sz,
+		"FinishLine":   r.finishLine(),
+		"Plan":         mk("plan"),
+		"PlanDomains":  mk("plan_domains"),
+		"HeadLine":     r.headroomLine(),
+		"Headroom":     mk("headroom"),
+		"Daily":        template.HTML(dailyChart(r.Daily, map[bool]string{true: "limited (over the model)", false: "limited"}[r.Source == "ct"])),
+		"Levels":       levels,
+		"Style":        template.CSS(stylesheet),
 	}
 	return page.Execute(w, data)
+}
+
+// messageGroup is one of Boulder's messages and the limited orders that
+// got it, the retry time left out: a hosting provider's burst is dozens of
+// orders with one message.
+type messageGroup struct {
+	Message, Domains, Limits, Causes string
+	Orders                           int
+	First, Last, RetryFrom, RetryTo  string
+}
+
+var retryTime = regexp.MustCompile(`retry after \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC`)
+
+// groupMessages groups limited orders by message (without its retry
+// time) and likely causes, in order of first appearance.
+func groupMessages(orders []LimitedOrder) []messageGroup {
+	f := cellFmt{}
+	var out []messageGroup
+	index := map[string]int{}
+	for _, o := range orders {
+		msg := retryTime.ReplaceAllString(o.Message, "retry after …")
+		causes := strings.Join(o.Causes, "; ")
+		key := msg + "\x00" + causes
+		i, ok := index[key]
+		if !ok {
+			i = len(out)
+			index[key] = i
+			out = append(out, messageGroup{Message: msg, Domains: f.list(o.Domains), Limits: f.list(o.Limits), Causes: causes,
+				First: f.time(o.IssuedAt), RetryFrom: f.time(o.RetryAfter)})
+		}
+		g := &out[i]
+		g.Orders++
+		g.Last, g.RetryTo = f.time(o.IssuedAt), f.time(o.RetryAfter)
+	}
+	return out
 }
 
 // stylesheet is the page's inline CSS.
@@ -76,11 +118,15 @@ th { background: #f7fafc; font-weight: 600; }
 td.n, th.n { text-align: right; }
 .note { color: #4a5568; }
 .over { background: #fff5f5; }
+.answer li { font-size: 1.1em; margin: .3em 0; }
+details { margin: .5em 0 1em; }
+summary { cursor: pointer; color: #2b6cb0; }
 .card { border: 1px solid #e2e8f0; border-radius: 6px; padding: .6em 1em; margin: .6em 0; }
 .msg { font-family: ui-monospace, monospace; font-size: 12px; color: #742a2a; }
 td:first-child { white-space: nowrap; }
 svg { display: block; margin: .5em 0 1em; }
 svg text { font: 11px system-ui, sans-serif; fill: #4a5568; }
+svg text.axis { font-weight: 600; fill: #2d3748; }
 `
 
 var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
@@ -97,6 +143,23 @@ var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 {{define "table"}}{{if .Rows}}<table><tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
 {{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
 {{end}}</table>{{else}}<p class="note">None.</p>{{end}}{{end}}
+<h2>Answer</h2>
+<ul class="answer">{{range .Answers}}<li>{{.}}</li>{{end}}</ul>
+<h2>Override sizing</h2>
+<p>{{.SizingLine}}</p>
+{{if .Sizing}}{{template "table" .SizingTable}}
+{{range .Sizing}}<div class="card"><b>{{.Domain}}</b>: {{.Advice}}{{if .Note}} <span class="note">({{.Note}})</span>{{end}}
+<br>Account-level override: {{.Account.Reason}}
+<br>The form: {{.Form}}</div>
+{{end}}{{end}}
+{{if .R.Plan}}<h2>When the plan finishes</h2>
+<p>{{.FinishLine}}</p>
+{{if .R.Plan.OK}}{{template "table" .Plan}}
+<h3>By registered domain</h3>
+{{template "table" .PlanDomains}}{{end}}
+{{end}}<h2>Headroom now</h2>
+<p>{{.HeadLine}}</p>
+{{if .R.HeadNow}}{{template "table" .Headroom}}{{end}}
 <h2>Summary</h2>
 <h3>By issuer group</h3>
 {{template "table" .Groups}}
@@ -106,28 +169,23 @@ var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 {{template "table" .Logs}}
 <h3>Issuance per day</h3>
 {{.Daily}}
-<h2>Limited orders (over the model)</h2>
-<p class="note">{{.OverModel}}</p>
+<h2>{{.LimitedTitle}}</h2>
+<p class="note">{{.LimitedNote}}</p>
 <p>{{.LimitedLine}}</p>
-{{if .Limited}}<table><tr><th>issued_at</th><th>registered domains</th><th>limits</th><th>retry after</th><th>names</th><th>message and likely causes</th></tr>
-{{range .Limited}}<tr class="over"><td>{{.When}}</td><td>{{.Domains}}</td><td>{{.Limits}}</td><td>{{.Retry}}</td><td>{{.Names}}</td><td><span class="msg">{{.Message}}</span><br>likely: {{.Causes}}</td></tr>
-{{end}}</table>{{end}}
+{{if .Repeated}}<h3>By message</h3>
+<table><tr><th class="n">orders</th><th>message (retry time left out)</th><th>registered domains</th><th>limits</th><th>issued (UTC)</th><th>retry after (UTC)</th><th>likely causes</th></tr>
+{{range .Repeated}}<tr class="group"><td class="n">{{.Orders}}</td><td><span class="msg">{{.Message}}</span></td><td>{{.Domains}}</td><td>{{.Limits}}</td><td>{{.First}}{{if ne .First .Last}} to {{.Last}}{{end}}</td><td>{{.RetryFrom}}{{if ne .RetryFrom .RetryTo}} to {{.RetryTo}}{{end}}</td><td>{{.Causes}}</td></tr>
+{{end}}</table>
+<details><summary>Every limited order ({{len .Limited}})</summary>
+<table><tr><th>issued_at (UTC)</th><th>registered domains</th><th>limits</th><th>retry after (UTC)</th><th>names</th><th>message and likely causes</th></tr>
+{{range .Limited}}<tr class="over"><td>{{.When}}</td><td>{{.Domains}}</td><td>{{.Limits}}</td><td>{{.Retry}}</td><td>{{.Names}}</td><td><span class="msg">{{.Message}}</span>{{if .Causes}}<br>likely: {{.Causes}}{{end}}</td></tr>
+{{end}}</table></details>{{end}}
 <h2>Registered domains</h2>
 <p class="note">By new certificates; * marks a --domain. Peak: most new certificates in any 168 hours.</p>
 {{template "table" .Domains}}
 {{if .Levels}}<h3>Bucket level over time (CertificatesPerDomain)</h3>
 <p class="note">Tokens left after each order (lowest and last per time bin), refilling at burst per 168 hours in between.</p>
 {{range .Levels}}{{.}}{{end}}{{end}}
-<h2>Override sizing</h2>
-<p>{{.SizingLine}}</p>
-{{if .Sizing}}{{template "table" .SizingTable}}
-{{range .Sizing}}<div class="card"><b>{{.Domain}}</b>: {{.Advice}}{{if .Note}} <span class="note">({{.Note}})</span>{{end}}
-<br>Account-level override: {{.Account.Reason}}
-<br>The form: {{.Form}}</div>
-{{end}}{{end}}
-<h2>Headroom now</h2>
-<p>{{.HeadLine}}</p>
-{{if .R.HeadNow}}{{template "table" .Headroom}}{{end}}
 {{if .R.Notes}}<h2>Notes</h2><ul>{{range .R.Notes}}<li>{{.}}</li>{{end}}</ul>{{end}}
 <p class="note">schema_version {{.R.SchemaVersion}} · policy {{.R.Policy}} · generated by ctlimits, offline</p>
 </body>
@@ -141,12 +199,12 @@ const (
 )
 
 // dailyChart is a stacked bar chart of new, renewal and limited orders per
-// day.
-func dailyChart(days []DayCount) string {
+// day, its axes labelled with their units.
+func dailyChart(days []DayCount, limited string) string {
 	if len(days) == 0 {
 		return `<p class="note">No orders.</p>`
 	}
-	const W, H, left, right, top, bottom = 1000, 260, 50, 10, 24, 30
+	const W, H, left, right, top, bottom = 1000, 280, 64, 10, 24, 44
 	first, _ := time.Parse("2006-01-02", days[0].Day)
 	last, _ := time.Parse("2006-01-02", days[len(days)-1].Day)
 	n := int(last.Sub(first).Hours()/24) + 1
@@ -159,7 +217,7 @@ func dailyChart(days []DayCount) string {
 	y := func(v int64) float64 { return ph * float64(v) / float64(peak) }
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="issuance per day">`, W, H, W, H)
-	axes(&b, left, top, pw, ph, peak)
+	axes(&b, left, top, pw, ph, peak, "certificates per day")
 	for _, d := range days {
 		t, _ := time.Parse("2006-01-02", d.Day)
 		i := int(t.Sub(first).Hours() / 24)
@@ -178,19 +236,33 @@ func dailyChart(days []DayCount) string {
 			base -= h
 		}
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text><text x="%d" y="%d" text-anchor="end">%s</text>`,
-		left, H-10, days[0].Day, W-right, H-10, days[len(days)-1].Day)
-	legend(&b, left, 14, []string{"new", "renewal", "limited (over the model)"}, []string{colNew, colRenewal, colLimited})
+	// Day ticks: at most 8, evenly spaced, each under its bar's middle.
+	step := max((n+7)/8, 1)
+	for i := 0; i < n; i += step {
+		x := float64(left) + (float64(i)+0.5)*bw
+		fmt.Fprintf(&b, `<line x1="%.2f" y1="%.2f" x2="%.2f" y2="%.2f" stroke="#a0aec0"/><text x="%.2f" y="%.2f" text-anchor="middle">%s</text>`,
+			x, float64(top)+ph, x, float64(top)+ph+4, x, float64(top)+ph+16, first.AddDate(0, 0, i).Format("2006-01-02"))
+	}
+	xTitle(&b, left, pw, H, "day (UTC)")
+	legend(&b, left, 14, []string{"new", "renewal", limited}, []string{colNew, colRenewal, colLimited})
 	b.WriteString(`</svg>`)
 	return b.String()
 }
 
-func axes(b *strings.Builder, left, top int, pw, ph float64, peak int64) {
+// axes draws the value gridlines with their numbers, and the value axis's
+// title (its unit) turned along the axis.
+func axes(b *strings.Builder, left, top int, pw, ph float64, peak int64, title string) {
 	for _, v := range []int64{0, peak / 2, peak} {
 		yy := float64(top) + ph - ph*float64(v)/float64(max(peak, 1))
 		fmt.Fprintf(b, `<line x1="%d" y1="%.2f" x2="%.2f" y2="%.2f" stroke="#e2e8f0"/><text x="%d" y="%.2f" text-anchor="end">%d</text>`,
 			left, yy, float64(left)+pw, yy, left-6, yy+4, v)
 	}
+	fmt.Fprintf(b, `<text class="axis" transform="rotate(-90)" x="%.2f" y="14" text-anchor="middle">%s</text>`, -(float64(top) + ph/2), html.EscapeString(title))
+}
+
+// xTitle writes the time axis's title (its unit) under the axis.
+func xTitle(b *strings.Builder, left int, pw float64, h int, title string) {
+	fmt.Fprintf(b, `<text class="axis" x="%.2f" y="%d" text-anchor="middle">%s</text>`, float64(left)+pw/2, h-4, html.EscapeString(title))
 }
 
 func legend(b *strings.Builder, x, y int, labels, colors []string) {
@@ -204,7 +276,7 @@ func legend(b *strings.Builder, x, y int, labels, colors []string) {
 // orders, with the refill in between at burst per 168 hours (the default
 // and every override tier refill that way).
 func levelChart(s *BucketSeries, from, to time.Time) string {
-	const W, H, left, right, top, bottom = 1000, 180, 50, 10, 24, 26
+	const W, H, left, right, top, bottom = 1000, 200, 64, 10, 24, 44
 	pw, ph := float64(W-left-right), float64(H-top-bottom)
 	span := max(to.Sub(from), time.Hour)
 	burst := max(s.Burst, 1)
@@ -238,7 +310,7 @@ func levelChart(s *BucketSeries, from, to time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="bucket level of %s">`,
 		W, H, W, H, html.EscapeString(s.Domain))
-	axes(&b, left, top, pw, ph, burst)
+	axes(&b, left, top, pw, ph, burst, "tokens left")
 	fmt.Fprintf(&b, `<polygon points="%.2f,%.2f %s %.2f,%.2f" fill="#bee3f8" stroke="none"/>`, x(from), y(0), strings.Join(pts, " "), x(to), y(0))
 	fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="1.5"/>`, strings.Join(pts, " "), colNew)
 	for _, p := range s.Points {
@@ -246,9 +318,21 @@ func levelChart(s *BucketSeries, from, to time.Time) string {
 			fmt.Fprintf(&b, `<circle cx="%.2f" cy="%.2f" r="2.5" fill="%s"/>`, x(p.T), y(0), colLimited)
 		}
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="14" font-weight="600">%s: tokens left of %d</text>`, left, html.EscapeString(s.Domain), burst)
-	fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text><text x="%d" y="%d" text-anchor="end">%s</text>`,
-		left, H-8, from.UTC().Format("2006-01-02 15:04"), W-right, H-8, to.UTC().Format("2006-01-02 15:04"))
+	fmt.Fprintf(&b, `<text x="%d" y="14" font-weight="600">%s: tokens left of %d (CertificatesPerDomain, refills %d per 168 h)</text>`, left, html.EscapeString(s.Domain), burst, burst)
+	// Time ticks: the ends and three between.
+	for i := 0; i <= 4; i++ {
+		t := from.Add(span * time.Duration(i) / 4)
+		anchor := "middle"
+		switch i {
+		case 0:
+			anchor = "start"
+		case 4:
+			anchor = "end"
+		}
+		fmt.Fprintf(&b, `<line x1="%.2f" y1="%.2f" x2="%.2f" y2="%.2f" stroke="#a0aec0"/><text x="%.2f" y="%.2f" text-anchor="%s">%s</text>`,
+			x(t), float64(top)+ph, x(t), float64(top)+ph+4, x(t), float64(top)+ph+16, anchor, t.UTC().Format("2006-01-02 15:04"))
+	}
+	xTitle(&b, left, pw, H, "time (UTC)")
 	b.WriteString(`</svg>`)
 	return b.String()
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/net/html"
+	stdhtml "html"
 )
 
 // TestHTMLRendersInChromium checks the HTML report without a browser
@@ -24,12 +25,25 @@ import (
 // many colors (text, tables, the charts' fills), not a blank or an error
 // page. Only the screenshot is skipped without Chromium.
 func TestHTMLRendersInChromium(t *testing.T) {
-	r := build(t, fixtureDB(t, scenario()), Options{Domains: []string{"customers.example"}})
+	r := build(t, fixtureDB(t, scenario()), Options{Domains: []string{"customers.example"},
+		LogNames: map[string]string{"logA": "Sycamore 2026h1 <test>"}})
+	if r.Summary.Logs[0].Name != "Sycamore 2026h1 <test>" || r.Summary.Logs[1].DisplayName() != "logB" {
+		t.Fatalf("log names %+v", r.Summary.Logs)
+	}
 	var b bytes.Buffer
 	if err := r.WriteHTML(&b); err != nil {
 		t.Fatal(err)
 	}
 	checkHTML(t, r, b.Bytes())
+	plan := build(t, fixtureDB(t, planScenario()), Options{Domains: []string{"customers.example"}})
+	var pb bytes.Buffer
+	if err := plan.WriteHTML(&pb); err != nil {
+		t.Fatal(err)
+	}
+	checkHTML(t, plan, pb.Bytes())
+	if !bytes.Contains(pb.Bytes(), []byte("the plan finishes 2026-03-06 07:12 UTC")) {
+		t.Errorf("the plan's HTML does not give its finish date")
+	}
 	bin := ""
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
@@ -115,8 +129,11 @@ func checkHTML(t *testing.T, r *Report, page []byte) {
 			case "table":
 				checkTable(t, n)
 			case "tr":
-				if attr(n, "class") == "over" {
+				switch attr(n, "class") {
+				case "over":
 					count["limited rows"]++
+				case "group":
+					count["message groups"]++
 				}
 			case "div":
 				if attr(n, "class") == "card" {
@@ -136,16 +153,47 @@ func checkHTML(t *testing.T, r *Report, page []byte) {
 		}
 	}
 	walk(doc)
-	for _, want := range []string{"Summary", "By issuer group", "Limited orders per limit", "Logs", "Issuance per day",
-		"Limited orders (over the model)", "Registered domains", "Bucket level over time (CertificatesPerDomain)",
-		"Override sizing", "Headroom now"} {
+	want := []string{"Answer", "Override sizing", "Headroom now", "Summary", "By issuer group", "Limited orders per limit", "Logs", "Issuance per day",
+		r.limitedTitle(), "By message", "Registered domains", "Bucket level over time (CertificatesPerDomain)"}
+	if r.Plan != nil {
+		want = append(want, "When the plan finishes")
+	}
+	for _, want := range want {
 		if !slices.Contains(headings, want) {
 			t.Errorf("the HTML has no section %q; its headings: %q", want, headings)
 		}
 	}
-	for what, want := range map[string]int{"limited rows": len(r.Limited.Orders), "sizing cards": len(r.Sizing), "charts": 1 + len(r.Levels)} {
+	// The answer first: the conclusions before any table of evidence.
+	if len(headings) == 0 || headings[0] != "Answer" || slices.Index(headings, "Override sizing") > slices.Index(headings, "Summary") ||
+		slices.Index(headings, "Headroom now") > slices.Index(headings, "Summary") {
+		t.Errorf("the answer, sizing and headroom must come first; the headings: %q", headings)
+	}
+	for what, want := range map[string]int{"limited rows": len(r.Limited.Orders), "sizing cards": len(r.Sizing), "charts": 1 + len(r.Levels),
+		"message groups": len(groupMessages(r.Limited.Orders))} {
 		if count[what] != want || want == 0 {
 			t.Errorf("the HTML has %d %s, want %d (and more than none)", count[what], what, want)
+		}
+	}
+	// Repeated messages are grouped: fewer groups than orders, and the
+	// counts add up.
+	groups := groupMessages(r.Limited.Orders)
+	total := 0
+	for _, g := range groups {
+		total += g.Orders
+	}
+	if total != len(r.Limited.Orders) || len(groups) >= len(r.Limited.Orders) {
+		t.Errorf("%d message groups for %d orders (%d counted)", len(groups), len(r.Limited.Orders), total)
+	}
+	// Every chart's axes say what they count, in which unit.
+	for _, label := range []string{">certificates per day<", ">day (UTC)<", ">tokens left<", ">time (UTC)<"} {
+		if !bytes.Contains(page, []byte(label)) {
+			t.Errorf("no axis labelled %s", label)
+		}
+	}
+	// Logs go by their description when the log list knows them.
+	for _, l := range r.Summary.Logs {
+		if !bytes.Contains(page, []byte("<td>"+stdhtml.EscapeString(l.DisplayName())+"</td>")) {
+			t.Errorf("the log %s is not named %q", l.Log, l.DisplayName())
 		}
 	}
 }

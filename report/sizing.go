@@ -350,6 +350,7 @@ func (b *builder) sizing() error {
 		}
 		st := stats[dom]
 		s.Form = FormFacts{Domain: dom, Tier: max(s.Tier, 0), CurrentWeek: st.Week, PeakWeek: st.Peak7d,
+			IssuedCurrentWeek: st.WeekIssued, IssuedPeakWeek: st.PeakIssued,
 			Names: st.Names, RenewalShare: st.RenewalShare(), From: st.First, To: st.Last}
 		b.r.Sizing = append(b.r.Sizing, s)
 	}

@@ -19,7 +19,7 @@ type table struct {
 
 // CSVTables names the tables WriteCSV writes, in order; docs/reports.md
 // describes their columns.
-var CSVTables = []string{"summary", "issuer_groups", "limits", "logs", "limited", "domains", "override_sizing", "headroom", "daily", "bucket_levels"}
+var CSVTables = []string{"summary", "issuer_groups", "limits", "logs", "limited", "domains", "override_sizing", "plan", "plan_domains", "headroom", "daily", "bucket_levels"}
 
 type cellFmt struct{ machine bool }
 
@@ -117,6 +117,7 @@ func (r *Report) table(name string, machine bool) table {
 		add := func(k, v string) { t.rows = append(t.rows, []string{k, v}) }
 		add("schema_version", strconv.Itoa(r.SchemaVersion))
 		add("policy", r.Policy)
+		add("source", r.Source)
 		add("sizing_policy", r.SizingPolicy)
 		add("from", f.time(s.From))
 		add("to", f.time(s.To))
@@ -143,19 +144,26 @@ func (r *Report) table(name string, machine bool) table {
 		return t
 	case "logs":
 		t := table{name: name, title: "Logs", header: []string{"log", "entries", "from", "to"}}
+		if machine {
+			t.header = append(t.header, "name")
+		}
 		for _, l := range s.Logs {
-			t.rows = append(t.rows, []string{l.Log, f.int(l.Entries), f.time(l.From), f.time(l.To)})
+			if machine {
+				t.rows = append(t.rows, []string{l.Log, f.int(l.Entries), f.time(l.From), f.time(l.To), l.Name})
+				continue
+			}
+			t.rows = append(t.rows, []string{l.DisplayName(), f.int(l.Entries), f.time(l.From), f.time(l.To)})
 		}
 		return t
 	case "limited":
-		t := table{name: name, title: "Limited orders (over the model)", header: []string{"issued_at", "registered_domains", "limits", "retry_after", "names"}}
+		t := table{name: name, title: r.limitedTitle(), header: []string{"issued_at", "registered_domains", "limits", "retry_after", "names"}}
 		if machine {
-			t.header = []string{"order", "issued_at", "issuer", "serial", "names", "registered_domains", "limits", "limited_by", "retry_after", "message", "renewal", "likely_causes"}
+			t.header = []string{"order", "issued_at", "issuer", "serial", "names", "registered_domains", "limits", "limited_by", "retry_after", "message", "renewal", "likely_causes", "planned"}
 		}
 		for _, o := range r.Limited.Orders {
 			if machine {
 				t.rows = append(t.rows, []string{f.int(o.Order), f.time(o.IssuedAt), o.Issuer, o.Serial, f.list(o.Names), f.list(o.Domains),
-					f.list(o.Limits), f.list(o.LimitedBy), f.time(o.RetryAfter), o.Message, f.bool(o.Renewal), strings.Join(o.Causes, "; ")})
+					f.list(o.Limits), f.list(o.LimitedBy), f.time(o.RetryAfter), o.Message, f.bool(o.Renewal), strings.Join(o.Causes, "; "), f.bool(o.Planned)})
 				continue
 			}
 			t.rows = append(t.rows, []string{f.time(o.IssuedAt), f.list(o.Domains), f.list(o.Limits), f.time(o.RetryAfter), shortNames(o.Names, 3)})
@@ -172,9 +180,9 @@ func (r *Report) table(name string, machine bool) table {
 				f.opt(d.LowestTokens), f.opt(d.Burst), f.int(d.Names), f.day(d.First), f.day(d.Last)})
 		}
 		if machine {
-			t.header = append(t.header, "requested", "peak_7d_end")
+			t.header = append(t.header, "requested", "peak_7d_end", "peak_7d_issued", "peak_7d_issued_end", "current_7d_issued")
 			for i, d := range r.Top {
-				t.rows[i] = append(t.rows[i], f.bool(d.Requested), f.time(d.PeakAt))
+				t.rows[i] = append(t.rows[i], f.bool(d.Requested), f.time(d.PeakAt), f.int(d.PeakIssued), f.time(d.PeakIssuedAt), f.int(d.WeekIssued))
 			}
 		}
 		return t
@@ -182,14 +190,16 @@ func (r *Report) table(name string, machine bool) table {
 		t := table{name: name, title: "Override sizing", header: []string{"domain", "limited_now", "needed", "target", "tier", "account_override", "replays"}}
 		if machine {
 			t.header = []string{"domain", "sized", "limited_now", "needed", "verified", "target", "tier", "replays", "component_orders", "component_domains",
-				"account_override_likely", "account_peers", "current_weekly_new", "peak_weekly_new", "names", "renewal_share", "evidence_from", "evidence_to", "advice", "note"}
+				"account_override_likely", "account_peers", "current_weekly_new", "peak_weekly_new", "names", "renewal_share", "evidence_from", "evidence_to", "advice", "note",
+				"issued_current_weekly_new", "issued_peak_weekly_new"}
 		}
 		for i := range r.Sizing {
 			z := &r.Sizing[i]
 			if machine {
 				t.rows = append(t.rows, []string{z.Domain, f.bool(z.Sized), f.int(z.LimitedNow), f.int(z.Needed), f.bool(z.Verified), f.int(z.Target), f.tier(z),
 					strconv.Itoa(z.Replays), strconv.Itoa(z.ComponentOrders), strconv.Itoa(z.ComponentDomains), f.bool(z.Account.Likely), f.list(z.Account.Peers),
-					f.int(z.Form.CurrentWeek), f.int(z.Form.PeakWeek), f.int(z.Form.Names), f.pct(z.Form.RenewalShare), f.time(z.Form.From), f.time(z.Form.To), z.Advice, z.Note})
+					f.int(z.Form.CurrentWeek), f.int(z.Form.PeakWeek), f.int(z.Form.Names), f.pct(z.Form.RenewalShare), f.time(z.Form.From), f.time(z.Form.To), z.Advice, z.Note,
+					f.int(z.Form.IssuedCurrentWeek), f.int(z.Form.IssuedPeakWeek)})
 				continue
 			}
 			acct := "no"
@@ -201,6 +211,51 @@ func (r *Report) table(name string, machine bool) table {
 				needed, target = f.int(z.Needed), f.int(z.Target)
 			}
 			t.rows = append(t.rows, []string{z.Domain, f.int(z.LimitedNow), needed, target, f.tier(z), acct, strconv.Itoa(z.Replays)})
+		}
+		return t
+	case "plan":
+		t := table{name: name, title: "When the plan finishes", header: []string{"run", "overrides", "finish", "delayed", "longest_wait", "decisions", "last_issued"}}
+		if machine {
+			t.header = []string{"run", "overrides", "planned_orders", "history_orders", "from", "to", "limited", "finish", "delayed", "max_delay_seconds", "decisions",
+				"last_order_names", "last_order_attempts", "ok", "note"}
+		}
+		p := r.Plan
+		if p == nil || (!p.OK && !machine) {
+			return t
+		}
+		var ov []string
+		for _, o := range p.Overrides {
+			ov = append(ov, fmt.Sprintf("%s:%d", o.Domain, o.PerWeek))
+		}
+		for _, run := range []struct {
+			name string
+			ov   []string
+			r    PlanRun
+		}{{"without_override", nil, p.Without}, {"with_override", ov, p.With}} {
+			if machine {
+				t.rows = append(t.rows, []string{run.name, f.list(run.ov), f.int(p.Orders), f.int(p.History), f.time(p.From), f.time(p.To), f.int(p.Limited),
+					f.time(run.r.Finish), f.int(run.r.Delayed), f.int(run.r.MaxDelay), f.int(run.r.Decisions), f.list(run.r.Last), f.int(run.r.Attempts), f.bool(p.OK), p.Note})
+				continue
+			}
+			ovs := "none"
+			if len(run.ov) > 0 {
+				ovs = f.list(run.ov)
+			} else if run.name == "with_override" {
+				ovs = "none suggested"
+			}
+			t.rows = append(t.rows, []string{strings.ReplaceAll(run.name, "_", " "), ovs, f.time(run.r.Finish), f.int(run.r.Delayed),
+				humanDuration(time.Duration(run.r.MaxDelay) * time.Second), f.int(run.r.Decisions), shortNames(run.r.Last, 2)})
+		}
+		return t
+	case "plan_domains":
+		t := table{name: name, title: "When each domain's planned orders finish", header: []string{"domain", "orders", "finish", "delayed", "finish_with_override", "delayed_with_override"}}
+		p := r.Plan
+		if p == nil || !p.OK {
+			return t
+		}
+		for k := range p.Without.Domains {
+			a, w := p.Without.Domains[k], p.With.Domains[k]
+			t.rows = append(t.rows, []string{a.Domain, f.int(a.Orders), f.time(a.Finish), f.int(a.Delayed), f.time(w.Finish), f.int(w.Delayed)})
 		}
 		return t
 	case "headroom":

@@ -21,12 +21,18 @@ type FileError struct {
 	// Permission says the file could not be opened for lack of
 	// permission; otherwise it is damaged.
 	Permission bool
-	Err        error
+	// Given says the file is a decisions file named on the command line
+	// (OpenDecisions: a plan's), not one of DATA's.
+	Given bool
+	Err   error
 }
 
 func (e *FileError) Error() string {
 	if e.Permission {
 		return fmt.Sprintf("couldn't read %s: permission denied: make it readable by this user (chmod, chown), or run as its owner", e.Path)
+	}
+	if e.Given {
+		return fmt.Sprintf("couldn't read %s: %v\n(a damaged decisions file: write it again with 'ctlimits replay --orders PLAN --out %s')", e.Path, e.Err, e.Path)
 	}
 	if strings.Contains(e.Path, string(filepath.Separator)+"decisions"+string(filepath.Separator)) {
 		return fmt.Sprintf("couldn't read %s: %v\n(a damaged decisions file: move it away, then re-run 'ctlimits replay --data %s', which writes all decisions again)", e.Path, e.Err, e.Data)
@@ -96,7 +102,7 @@ func (d *DB) Explain(err error) error {
 }
 
 func (d *DB) fileError(path string, err error) error {
-	fe := &FileError{Path: path, Data: d.dataArg, Err: err, Permission: permissionDenied(err)}
+	fe := &FileError{Path: path, Data: d.dataArg, Err: err, Permission: permissionDenied(err), Given: d.given}
 	if f, oerr := os.Open(path); oerr != nil {
 		fe.Permission = fe.Permission || permissionDenied(oerr)
 	} else {

@@ -59,31 +59,72 @@ type DB struct {
 	Params Params
 	// dataArg is DATA as the caller named it, for messages.
 	dataArg string
+	// given: the decisions files were named (OpenDecisions).
+	given bool
 }
 
 // Open creates the views over dataDir. The database itself is in memory:
 // the Parquet files are the data, and nothing is written to DATA.
 func Open(dataDir string) (*DB, error) {
-	abs, err := filepath.Abs(dataDir)
-	if err != nil {
-		return nil, err
+	return open(dataDir, nil, false)
+}
+
+// OpenDecisions is Open with the decisions view over the given decision
+// files (Parquet, as 'ctlimits replay --orders PLAN --out FILE.parquet'
+// writes them) instead of DATA's current decisions: a plan's what-if
+// decisions, which never go into DATA. dataDir may be empty: no entries,
+// and so no certificates.
+func OpenDecisions(dataDir string, files []string) (*DB, error) {
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no decisions files given")
 	}
-	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("couldn't open data directory %s: not a directory (run 'ctlimits ingest --data %s' first)", dataDir, dataDir)
+	abs := make([]string, len(files))
+	for i, f := range files {
+		a, err := filepath.Abs(f)
+		if err != nil {
+			return nil, err
+		}
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read decisions %s: %w", f, err)
+		}
+		if st.IsDir() {
+			return nil, fmt.Errorf("decisions %s is a directory: give the Parquet file 'ctlimits replay --orders PLAN --out FILE.parquet' wrote", f)
+		}
+		abs[i] = a
 	}
-	p := Params{Data: abs}
-	// The files are listed here, in Go, and handed to DuckDB one by one:
-	// DATA is a name, not a pattern (a glob built from it read d1 for a
-	// DATA named d[1], and every sibling for d*).
-	if p.EntriesFiles, err = listFiles(filepath.Join(abs, "entries"), "*", "*.parquet"); err != nil {
-		return nil, err
+	return open(dataDir, abs, true)
+}
+
+func open(dataDir string, decisions []string, given bool) (*DB, error) {
+	p := Params{}
+	if dataDir != "" {
+		abs, err := filepath.Abs(dataDir)
+		if err != nil {
+			return nil, err
+		}
+		if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("couldn't open data directory %s: not a directory (run 'ctlimits ingest --data %s' first)", dataDir, dataDir)
+		}
+		p.Data = abs
+		// The files are listed here, in Go, and handed to DuckDB one by
+		// one: DATA is a name, not a pattern (a glob built from it read
+		// d1 for a DATA named d[1], and every sibling for d*).
+		if p.EntriesFiles, err = listFiles(filepath.Join(abs, "entries"), "*", "*.parquet"); err != nil {
+			return nil, err
+		}
+		dd, err := datadir.Open(abs)
+		if err != nil {
+			return nil, err
+		}
+		if !given {
+			if p.DecisionsFiles, _, err = dd.Decisions(); err != nil {
+				return nil, err
+			}
+		}
 	}
-	dd, err := datadir.Open(abs)
-	if err != nil {
-		return nil, err
-	}
-	if p.DecisionsFiles, _, err = dd.Decisions(); err != nil {
-		return nil, err
+	if given {
+		p.DecisionsFiles = decisions
 	}
 	p.HasEntries, p.HasDecisions = len(p.EntriesFiles) > 0, len(p.DecisionsFiles) > 0
 	if err := p.setColumns(); err != nil {
@@ -96,10 +137,16 @@ func Open(dataDir string) (*DB, error) {
 	// One connection: views and settings live in the connection's catalog
 	// for an in-memory database, and queries here are one at a time.
 	db.SetMaxOpenConns(1)
-	d := &DB{db: db, Params: p, dataArg: dataDir}
+	d := &DB{db: db, Params: p, dataArg: dataDir, given: given}
 	if err := registerFunctions(context.Background(), db); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if given {
+		if err := d.checkDecisionColumns(); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	if err := d.createViews(); err != nil {
 		err = d.Explain(err)
@@ -107,6 +154,23 @@ func Open(dataDir string) (*DB, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// checkDecisionColumns refuses, by name, a given decisions file without
+// the columns a DATA decisions file has (the policy, the certificate's
+// validity): one written in another format or by an older ctlimits.
+func (d *DB) checkDecisionColumns() error {
+	for _, f := range d.Params.DecisionsFiles {
+		var n int64
+		err := d.db.QueryRow(`SELECT count(*) FILTER (name IN ('policy', 'not_before', 'registered_domains')) FROM parquet_schema(` + quote(escapeGlob(f)) + `)`).Scan(&n)
+		if err != nil {
+			return fmt.Errorf("couldn't read decisions %s: not a Parquet file ('ctlimits replay --orders PLAN --out FILE.parquet' writes one): %w", f, err)
+		}
+		if n < 3 {
+			return fmt.Errorf("decisions %s lack the policy and not_before columns: rewrite them with 'ctlimits replay --orders PLAN --out FILE.parquet' (this ctlimits)", f)
+		}
+	}
+	return nil
 }
 
 func (d *DB) createViews() error {

@@ -19,9 +19,9 @@ func init() {
 	register(&command{
 		name:    "replay",
 		summary: "Replay orders through Let's Encrypt's rate limits and write one decision per order",
-		usage:   "(--orders FILE | --data DIR) [--policy NAME] [--limits FILE] [--overrides FILE] [--format table|jsonl|csv|parquet] [--out FILE]",
+		usage:   "(--orders FILE | --data DIR | --data DIR --orders FILE) [--policy NAME] [--limits FILE] [--overrides FILE] [--format table|jsonl|csv|parquet] [--out FILE]",
 		setup: func(fs *pflag.FlagSet) {
-			fs.String("orders", "", "orders file: .jsonl, .csv or .parquet (\"-\" reads JSON lines from stdin)")
+			fs.String("orders", "", "orders file: .jsonl, .csv or .parquet (\"-\" reads JSON lines from stdin); with --data, the plan is laid over DATA's certificates and its decisions go to --out (never into DATA)")
 			addCTReplayFlags(fs)
 			addPolicyFlags(fs)
 			fs.String("format", "table", "output format: "+strings.Join(orderio.OutputFormats, ", ")+" (default: from --out's extension, else table)")
@@ -66,10 +66,9 @@ func runReplay(ctx context.Context, env *cmdEnv, args []string) error {
 	ordersPath, _ := fs.GetString("orders")
 	data, _ := fs.GetString("data")
 	switch {
-	case ordersPath != "" && data != "":
-		return usagef("give --orders FILE (planned orders) or --data DIR (CT history), not both")
 	case data != "":
-		return runReplayData(ctx, env, data)
+		// With --orders too: the plan laid over DATA's history.
+		return runReplayData(ctx, env, data, ordersPath)
 	case ordersPath == "":
 		return usagef("--orders FILE or --data DIR is required")
 	}
@@ -102,7 +101,10 @@ func runReplay(ctx context.Context, env *cmdEnv, args []string) error {
 	start := time.Now()
 	var counts orderio.Counts
 	err = writeOutput(outPath, env.stdout, func(w io.Writer) error {
-		out, err := orderio.NewWriter(format, w)
+		// Parquet decisions of a plan carry the columns DATA's have (the
+		// policy, the validity; issuer_group "plan"), so that 'ctlimits
+		// report --decisions FILE' reads them like DATA's.
+		out, err := orderio.NewWriterWith(format, w, orderio.WriterOptions{CT: format == "parquet", Policy: p.Name, Group: "plan"})
 		if err != nil {
 			return err
 		}

@@ -44,7 +44,7 @@ func parseWhen(flag, s string) (time.Time, error) {
 	return time.Time{}, usagef("--%s %q: want an RFC 3339 time or a date (2026-03-01)", flag, s)
 }
 
-func runReplayData(ctx context.Context, env *cmdEnv, data string) error {
+func runReplayData(ctx context.Context, env *cmdEnv, data, planPath string) error {
 	fs := env.fs
 	issuers, _ := fs.GetString("issuers")
 	main, err := policyFromFlags(fs)
@@ -77,6 +77,9 @@ func runReplayData(ctx context.Context, env *cmdEnv, data string) error {
 	}
 	cfg.Format, _ = fs.GetString("format")
 	cfg.Out, _ = fs.GetString("out")
+	if planPath != "" {
+		return runReplayPlanOverData(ctx, env, cfg)
+	}
 	if cfg.Workers, _ = fs.GetInt("workers"); cfg.Workers < 1 {
 		return usagef("--workers %d: want 1 or more", cfg.Workers)
 	}
@@ -113,4 +116,45 @@ func runReplayData(ctx context.Context, env *cmdEnv, data string) error {
 		fmt.Fprintf(env.stderr, "ctlimits replay: no certificates in %s matched --issuers %s\n", data, issuers)
 	}
 	return nil
+}
+
+// runReplayPlanOverData replays the plan of --orders over DATA's history
+// (ctreplay.Plan): its decisions go to --out or stdout, formatted as a
+// plan's are (default: table, or by --out's extension), never into DATA.
+func runReplayPlanOverData(ctx context.Context, env *cmdEnv, cfg ctreplay.Config) error {
+	fs := env.fs
+	for _, f := range []string{"in-memory", "from-scratch", "keep-days", "lateness", "slice", "nb-skew"} {
+		if fs.Changed(f) {
+			return usagef("--%s applies to replays of DATA alone, not to a plan laid over it (--orders)", f)
+		}
+	}
+	if len(cfg.Streams) != 1 {
+		return usagef("a plan is laid over one replay, but --issuers makes %d (production and staging are replayed apart); choose one", len(cfg.Streams))
+	}
+	var err error
+	if cfg.Format, err = orderio.ChooseOutputFormat(cfg.Format, fs.Changed("format"), cfg.Out, "table"); err != nil {
+		return usageError{err}
+	}
+	if cfg.Out == "" {
+		cfg.Out = "-"
+	}
+	planPath, _ := fs.GetString("orders")
+	in, err := orderio.Open(planPath, env.stdin)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	recs, err := orderio.ReadAll(ctx, in)
+	if err != nil {
+		return err
+	}
+	cfg.Plan = &ctreplay.Plan{Name: in.Name(), Orders: recs}
+	if cfg.Workers, _ = fs.GetInt("workers"); cfg.Workers < 1 {
+		return usagef("--workers %d: want 1 or more", cfg.Workers)
+	}
+	_, err = ctreplay.Run(ctx, cfg)
+	if errors.Is(err, ctreplay.ErrNoCertificates) {
+		return fmt.Errorf("%v", err)
+	}
+	return err
 }

@@ -132,7 +132,9 @@ func TestReplayDataBadInput(t *testing.T) {
 	}{
 		{[]string{"replay", "--data", filepath.Join(empty, "missing")}, exitError, "not a directory (run 'ctlimits ingest"},
 		{[]string{"replay", "--data", empty}, exitError, "no certificates in " + empty + ": run 'ctlimits ingest"},
-		{[]string{"replay", "--data", empty, "--orders", "x.jsonl"}, exitUsage, "not both"},
+		{[]string{"replay", "--data", empty, "--orders", "x.jsonl", "--in-memory"}, exitUsage, "--in-memory applies to replays of DATA alone"},
+		{[]string{"replay", "--data", empty, "--orders", "x.jsonl", "--issuers", "all"}, exitUsage, "a plan is laid over one replay"},
+		{[]string{"replay", "--data", empty, "--orders", "x.jsonl"}, exitError, "x.jsonl"},
 		{[]string{"replay", "--orders", sample, "--since", "2026-01-01"}, exitUsage, "--since applies to --data replays"},
 		{[]string{"replay", "--data", empty, "--since", "last tuesday"}, exitUsage, `--since "last tuesday"`},
 		{[]string{"replay", "--data", empty, "--issuers", "(unclosed"}, exitUsage, "not production, staging, other, all, or a valid regular expression"},

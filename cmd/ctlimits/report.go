@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +14,9 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ctlimits/ctlimits/ingest/loglist"
 	"github.com/ctlimits/ctlimits/replay"
+	"github.com/ctlimits/ctlimits/replay/orderio"
 	"github.com/ctlimits/ctlimits/report"
 	"github.com/ctlimits/ctlimits/sql"
 	"github.com/ctlimits/ctlimits/sql/datadir"
@@ -26,10 +29,11 @@ func init() {
 	register(&command{
 		name:    "report",
 		summary: "Report on a replay: summary, limited orders, busiest domains, override sizing, headroom",
-		usage: "--data DIR [--format text|markdown|json|csv|html] [--out FILE] [--domain D ...] [--top N]\n" +
-			"                [--at TIME] [--headroom F] [--policy NAME] [--limited N]",
+		usage: "(--data DIR | --decisions FILE [--data DIR]) [--format text|markdown|json|csv|html] [--out FILE] [--domain D ...]\n" +
+			"                [--top N] [--at TIME] [--headroom F] [--policy NAME] [--limits FILE] [--overrides FILE] [--limited N]",
 		setup: func(fs *pflag.FlagSet) {
 			fs.String("data", "./data", "data `directory` with entries and decisions ('ctlimits ingest', then 'ctlimits replay --data')")
+			fs.String("decisions", "", "report on these Parquet decisions `file` instead of DATA's: a plan ('ctlimits replay --orders PLAN --out FILE.parquet', with --data DIR laid over DATA's certificates)")
 			fs.String("format", "text", "output format: "+strings.Join(reportFormats, ", "))
 			fs.StringP("out", "o", "", "write to this file, atomically (default: stdout); csv: a directory (DIR/<table>.csv) or a prefix (PREFIX.<table>.csv), required")
 			fs.StringArray("domain", nil, "a registered `domain` to report on, size and measure the headroom of (repeatable)")
@@ -37,6 +41,8 @@ func init() {
 			fs.String("at", "", "\"now\" for the headroom and the current week, RFC 3339 or YYYY-MM-DD (default: the newest order)")
 			fs.Float64("headroom", 1.2, "factor on the replayed size before choosing an override tier")
 			fs.String("policy", "", "the policy the decisions must have been replayed under, used for sizing (default: the decisions' own)")
+			fs.String("limits", "", "Boulder-format defaults YAML the decisions were replayed with: sizing, headroom and the plan's retries use them")
+			fs.String("overrides", "", "Boulder-format overrides YAML the decisions were replayed with (an override you already have): sizing, headroom and the plan's retries use them")
 			fs.Int("limited", 100, "how many limited orders to list, newest first (0: all)")
 		},
 		run: runReport,
@@ -87,24 +93,60 @@ func runReport(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 		opts.Policy = p
 	}
-	db, err := sql.Open(data)
+	limits, _ := fs.GetString("limits")
+	overrides, _ := fs.GetString("overrides")
+	if limits != "" || overrides != "" {
+		// Read now, so that a bad file fails before any query.
+		if _, err := orderio.LoadPolicy("letsencrypt", limits, overrides); err != nil {
+			return err
+		}
+		opts.Adjust = func(p *replay.Policy) error {
+			q, err := orderio.LoadPolicy(strings.TrimSuffix(p.Name, "+limits"), limits, overrides)
+			if err != nil {
+				return err
+			}
+			q.AssumeARI = p.AssumeARI
+			*p = *q
+			return nil
+		}
+	}
+	decisions, _ := fs.GetString("decisions")
+	var db *sql.DB
+	var err error
+	if decisions != "" {
+		// DATA's certificates and logs only when asked for: the plan's
+		// decisions hold whatever of DATA they were replayed over.
+		if !fs.Changed("data") {
+			data = ""
+		}
+		db, err = sql.OpenDecisions(data, []string{decisions})
+	} else {
+		db, err = sql.Open(data)
+	}
 	if err != nil {
 		return reportDataError(data, err)
 	}
 	defer db.Close()
+	opts.LogNames = logNames(data)
 	r, err := report.Build(ctx, db.DB(), opts)
 	if err != nil {
+		if decisions != "" && errors.Is(err, report.ErrNoEntries) {
+			return fmt.Errorf("no decisions in %s: replay a plan into it with 'ctlimits replay --orders PLAN --out %s'", decisions, decisions)
+		}
 		return reportDataError(data, db.Explain(err))
 	}
 	if policy != "" {
 		if base, _, _ := strings.Cut(r.Policy, "+"); base != policy {
+			if decisions != "" {
+				return fmt.Errorf("the decisions in %s were replayed under %s, not %s: replay the plan with --policy %s first", decisions, r.Policy, policy, policy)
+			}
 			return fmt.Errorf("the decisions in %s were replayed under %s, not %s: run 'ctlimits replay --data %s --policy %s' first", data, r.Policy, policy, data, policy)
 		}
 	}
 	// Entries ingested after the last replay are not in its decisions:
 	// say so, in the report and on stderr, rather than report old
 	// decisions as current.
-	if dd, err := datadir.Open(data); err == nil {
+	if dd, err := datadir.Open(data); err == nil && decisions == "" {
 		if at := dd.DecisionsModTime(); !at.IsZero() {
 			if n := dd.EntriesNewerThan(at); n > 0 {
 				note := fmt.Sprintf("the decisions are older than the data: %d entries files were ingested after the last replay (%s); run 'ctlimits replay --data %s' for decisions that include them",
@@ -175,4 +217,39 @@ func csvPath(out, table string) string {
 		return filepath.Join(out, table+".csv")
 	}
 	return out + "." + table + ".csv"
+}
+
+// logNames maps log IDs to their descriptions, for the report to name
+// logs by: from the embedded log list, then from DATA's ingest states
+// (which also know logs the list does not, such as the demo's).
+func logNames(data string) map[string]string {
+	names := map[string]string{}
+	if ll, err := loglist.Load(""); err == nil {
+		for i := range ll.Logs {
+			l := &ll.Logs[i]
+			names[l.ID()], names[l.DirName()] = l.Description, l.Description
+		}
+	}
+	if data == "" {
+		return names
+	}
+	files, _ := filepath.Glob(filepath.Join(data, "state", "*.json"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var st struct {
+			LogID       string `json:"log_id"`
+			Description string `json:"description"`
+			URL         string `json:"url"`
+		}
+		// A log ingested by its URL (--log URL) has its URL for a
+		// description: no better a name than its ID.
+		if json.Unmarshal(b, &st) == nil && st.LogID != "" && st.Description != "" && strings.TrimSuffix(st.Description, "/") != strings.TrimSuffix(st.URL, "/") {
+			names[st.LogID] = st.Description
+			names[strings.TrimRight(strings.NewReplacer("+", "-", "/", "_").Replace(st.LogID), "=")] = st.Description
+		}
+	}
+	return names
 }

@@ -70,6 +70,10 @@ type Config struct {
 	// Resume controls the saved states of full replays into DATA.
 	// Optional.
 	Resume ResumeOptions
+	// Plan, if set, lays planned orders over the history of their
+	// registered domains (plan.go); the decisions go to Out, never into
+	// DATA. Optional.
+	Plan *Plan
 }
 
 // StreamResult is what one stream did.
@@ -79,6 +83,9 @@ type StreamResult struct {
 	// OverModel counts the certificates the model would have limited:
 	// every limited decision of CT history was in fact issued.
 	OverModel int64
+	// Plan counts the planned orders' decisions (Config.Plan), which
+	// Counts includes.
+	Plan orderio.Counts
 	// Skipped counts certificates whose names the model rejects.
 	Skipped int64
 	// Dest is where the decisions went.
@@ -141,6 +148,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Out != "" && len(cfg.Streams) > 1 {
 		return nil, fmt.Errorf("an output file holds one replay, but %d streams were asked for (production and staging are replayed apart)", len(cfg.Streams))
 	}
+	if cfg.Plan != nil && (cfg.Out == "" || len(cfg.Streams) != 1) {
+		return nil, fmt.Errorf("a plan over DATA is one replay written to an output file, never into DATA")
+	}
 	dd, err := datadir.Open(cfg.Data)
 	if err != nil {
 		return nil, err
@@ -185,6 +195,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, err
 		}
 		res.Streams = append(res.Streams, sr)
+		if cfg.Plan != nil {
+			e.logf("%s under %s: plan %s: %s; with %d certificates of DATA (%d over the model); %d skipped -> %s",
+				st.Label, st.Policy.Name, cfg.Plan.Name, sr.Plan, sr.Counts.Orders-sr.Plan.Orders, sr.OverModel, sr.Skipped, sr.Dest)
+			continue
+		}
 		e.logf("%s under %s: %s; %d over the model (issued although the model would have limited them); %d skipped -> %s",
 			st.Label, st.Policy.Name, sr.Counts, sr.OverModel, sr.Skipped, sr.Dest)
 	}
@@ -234,6 +249,9 @@ func (e *engine) replayStream(ctx context.Context, st Stream) (StreamResult, err
 	if !e.cfg.Until.IsZero() {
 		where = append(where, "issued_at < ?")
 		args = append(args, e.cfg.Until)
+	}
+	if e.cfg.Plan != nil {
+		return e.replayPlan(ctx, st, strings.Join(where, " AND "), args)
 	}
 	if !e.cfg.InMemory && len(e.cfg.Domains) == 0 {
 		return e.replayChunked(ctx, st, strings.Join(where, " AND "), args)

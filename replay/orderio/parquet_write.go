@@ -75,6 +75,7 @@ type parquetWriter struct {
 	scratch []byte
 	ct      bool
 	policy  string
+	noCert  CertRef // planned orders' certificate columns
 }
 
 func newParquetWriter(w io.Writer, opt WriterOptions) (*parquetWriter, error) {
@@ -106,7 +107,7 @@ func newParquetWriter(w io.Writer, opt WriterOptions) (*parquetWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &parquetWriter{RecordWriter: rw, ct: opt.CT, policy: opt.Policy}, nil
+	return &parquetWriter{RecordWriter: rw, ct: opt.CT, policy: opt.Policy, noCert: CertRef{IssuerGroup: opt.Group}}, nil
 }
 
 func (p *parquetWriter) Write(r *Row) error {
@@ -157,7 +158,7 @@ func (p *parquetWriter) Write(r *Row) error {
 	if p.ct {
 		c := r.Cert
 		if c == nil {
-			c = &CertRef{}
+			c = &p.noCert
 		}
 		f[13].(*array.StringBuilder).Append(c.Issuer)
 		f[14].(*array.StringBuilder).Append(c.Serial)

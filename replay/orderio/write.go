@@ -125,6 +125,9 @@ type WriterOptions struct {
 	CT bool
 	// Policy is written in the policy column.
 	Policy string
+	// Group is the issuer_group of rows without a certificate (planned
+	// orders: "plan"), with CT.
+	Group string
 }
 
 // NewWriter returns a Writer for format ("table", "jsonl", "csv",
