@@ -68,12 +68,14 @@ func runReplay(ctx context.Context, env *cmdEnv, args []string) error {
 	switch {
 	case ordersPath != "" && data != "":
 		return usagef("give --orders FILE (planned orders) or --data DIR (CT history), not both")
+	case data != "" && fs.Changed("shard"):
+		return runReplayShard(ctx, env, data)
 	case data != "":
 		return runReplayData(ctx, env, data)
 	case ordersPath == "":
 		return usagef("--orders FILE or --data DIR is required")
 	}
-	for _, f := range []string{"issuers", "domain", "since", "until", "in-memory", "slice", "nb-skew", "from-scratch", "keep-days", "lateness"} {
+	for _, f := range []string{"issuers", "domain", "since", "until", "in-memory", "slice", "nb-skew", "from-scratch", "keep-days", "lateness", "shard"} {
 		if fs.Changed(f) {
 			return usagef("--%s applies to --data replays", f)
 		}
