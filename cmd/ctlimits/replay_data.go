@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 
-
 	"github.com/ctlimits/ctlimits/replay"
 	"github.com/ctlimits/ctlimits/replay/ctreplay"
 	"github.com/ctlimits/ctlimits/replay/orderio"
