@@ -95,20 +95,28 @@ func Shard(ctx context.Context, cfg ShardConfig) (*shard.Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
+	final := shard.Dir(dd, cfg.Shards)
+	stamp := strconv.Itoa(cfg.Shards) + "-" + strconv.FormatInt(cfg.Now.UnixNano(), 10)
+	tmp := filepath.Join(root, "."+stamp+".tmp")
+	// DuckDB's spill files, apart from the shards: DuckDB removes its own
+	// files when it closes (and aborts the process if they are gone), so
+	// the directory goes only after it closed. A crash leaves it hidden,
+	// for the next sharding's SweepTemp.
+	spill := filepath.Join(root, ".spill-"+stamp+".tmp")
+	for _, d := range []string{tmp, spill} {
+		if err := os.MkdirAll(d, 0o777); err != nil {
+			return nil, fmt.Errorf("couldn't create %s: %w", d, err)
+		}
+		defer os.RemoveAll(d)
+	}
 	db, err := sql.Open(cfg.Data)
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
+	defer db.Close() // before the removals above
 	if !db.Params.HasEntries {
 		return nil, fmt.Errorf("%w in %s: run 'ctlimits ingest --data %s --log LOG' first", ErrNoCertificates, cfg.Data, cfg.Data)
 	}
-	final := shard.Dir(dd, cfg.Shards)
-	tmp := filepath.Join(root, "."+strconv.Itoa(cfg.Shards)+"-"+strconv.FormatInt(cfg.Now.UnixNano(), 10)+".tmp")
-	if err := os.MkdirAll(filepath.Join(tmp, ".duckdb"), 0o777); err != nil {
-		return nil, fmt.Errorf("couldn't create %s: %w", tmp, err)
-	}
-	defer os.RemoveAll(tmp)
 	conn := db.DB()
 	exec := func(what, q string, args ...any) error {
 		if _, err := conn.ExecContext(ctx, q, args...); err != nil {
@@ -116,7 +124,7 @@ func Shard(ctx context.Context, cfg ShardConfig) (*shard.Manifest, error) {
 		}
 		return nil
 	}
-	settings := []string{"SET temp_directory = " + sqlString(filepath.Join(tmp, ".duckdb"))}
+	settings := []string{"SET temp_directory = " + sqlString(spill)}
 	if cfg.MemoryLimit != "" {
 		settings = append(settings, "SET memory_limit = "+sqlString(cfg.MemoryLimit))
 	}
@@ -199,7 +207,7 @@ func Shard(ctx context.Context, cfg ShardConfig) (*shard.Manifest, error) {
 	step = time.Now()
 	m := &shard.Manifest{Format: shard.ManifestFormat, Shards: cfg.Shards, EntriesDigest: digest, EntriesFiles: files,
 		Certificates: total, Orders: make([]int64, cfg.Shards), Rounds: rounds, Created: cfg.Now.UTC()}
-	assign := filepath.Join(tmp, ".duckdb", "assign.csv")
+	assign := filepath.Join(spill, "assign.csv")
 	if err := assignComponents(ctx, db, m, assign); err != nil {
 		return nil, err
 	}
@@ -253,9 +261,6 @@ func Shard(ctx context.Context, cfg ShardConfig) (*shard.Manifest, error) {
 		}
 	}
 	logf("%d shard files written in %s", cfg.Shards, time.Since(step).Round(100*time.Millisecond))
-	if err := os.RemoveAll(filepath.Join(tmp, ".duckdb")); err != nil {
-		return nil, fmt.Errorf("couldn't remove DuckDB's spill files: %w", err)
-	}
 	m.Seconds = time.Since(start).Seconds()
 	if err := shard.WriteManifest(tmp, m); err != nil {
 		return nil, err
