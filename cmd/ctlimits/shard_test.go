@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -269,5 +270,35 @@ func TestShardWorkerRefusesWhatItCannotReplay(t *testing.T) {
 	b, _ = os.ReadFile(filepath.Join(data, "shards", "2", "manifest.json"))
 	if err := json.Unmarshal(b, &m); err != nil || m.Shards != 2 {
 		t.Fatalf("manifest: %v %+v", err, m)
+	}
+}
+
+// TestShardUnderATinyMemoryLimitFailsCleanly: a memory limit DuckDB
+// cannot work within is an error that names the flag, not a crash, and
+// leaves nothing behind. (DuckDB's spill directory used to be removed
+// before DuckDB closed, and DuckDB then aborted the process: on success
+// whenever it had spilled, as sharding 3M certificates under 1GB did, and
+// on every error. It runs as a subprocess so that a crash fails this test
+// and not the whole binary.)
+func TestShardUnderATinyMemoryLimitFailsCleanly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	data := generatedData(t)
+	cmd := exec.Command(os.Args[0], "shard", "--data", data, "--shards", "4", "--memory-limit", "15MB", "--threads", "1", "--quiet")
+	cmd.Env = append(os.Environ(), "CTLIMITS_AS_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitError || !strings.Contains(string(out), "--memory-limit") || strings.Contains(string(out), "terminate called") {
+		t.Fatalf("shard under 15MB: %v\n%s", err, out)
+	}
+	if left, _ := filepath.Glob(filepath.Join(data, "shards", "*")); len(left) > 0 {
+		t.Fatalf("a failed sharding left %v", left)
+	}
+	if left, _ := filepath.Glob(filepath.Join(data, "shards", ".*")); len(left) > 0 {
+		t.Fatalf("a failed sharding left %v", left)
+	}
+	if code, _, stderr := run(t, "", "shard", "--data", data, "--shards", "4", "--memory-limit", "200MB", "--quiet"); code != exitOK {
+		t.Fatalf("shard under 200MB: exit %d: %s", code, stderr)
 	}
 }

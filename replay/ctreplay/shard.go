@@ -2,6 +2,7 @@ package ctreplay
 
 import (
 	"bufio"
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
@@ -120,6 +121,9 @@ func Shard(ctx context.Context, cfg ShardConfig) (*shard.Manifest, error) {
 	conn := db.DB()
 	exec := func(what, q string, args ...any) error {
 		if _, err := conn.ExecContext(ctx, q, args...); err != nil {
+			if strings.Contains(err.Error(), "Out of Memory") {
+				return fmt.Errorf("couldn't %s within DuckDB's memory limit (%s): %w; raise --memory-limit, or leave it unset (80%% of RAM)", what, cmp.Or(cfg.MemoryLimit, "the default"), err)
+			}
 			return fmt.Errorf("couldn't %s: %w", what, db.Explain(err))
 		}
 		return nil
