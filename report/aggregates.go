@@ -293,7 +293,9 @@ func (b *builder) levels() error {
 		rows, err := queryRows(b.ctx, b.db, dec+`, t AS (SELECT issued_at, ord, unnest(tokens) AS tk FROM d WHERE list_contains(registered_domains, ?)),
 		  p AS (SELECT issued_at, ord, tk.remaining AS rem, tk.burst AS burst,
 		      (epoch_us(issued_at) - epoch_us(?::TIMESTAMP)) // ? AS bin FROM t WHERE tk.bucket = ?)
-		  SELECT arg_min(issued_at, rem), min(rem), arg_max(issued_at, (issued_at, ord)), arg_max(rem, (issued_at, ord)), max(burst)
+		  -- Ties for the lowest level go to the earliest order: the chart
+		  -- must not depend on the order DuckDB scans the decision files in.
+		  SELECT arg_min(issued_at, (rem, issued_at, ord)), min(rem), arg_max(issued_at, (issued_at, ord)), arg_max(rem, (issued_at, ord)), max(burst)
 		  FROM p GROUP BY bin ORDER BY bin`, []any{dom, b.r.Summary.From, width, cpdPrefix + dom},
 			func(r *bin) []any { return []any{&r.tMin, &r.vMin, &r.tLast, &r.vLast, &r.burst} })
 		if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // config is what a run measures, and with what.
@@ -32,6 +34,8 @@ type config struct {
 	replayOrders  int64         // replay-100m
 	history       entriesParams // history-120d
 	nightsBase    entriesParams // nights: the history the nights grow
+	shardCerts    int           // sharded: ctgen -entries -certs (about 5x certificates with the lead-in)
+	shards        int           // sharded: N
 }
 
 // e2eParams are ctgen's parameters for an end-to-end log.
@@ -56,6 +60,8 @@ func newConfig(quick bool) config {
 		// 120 days at a tenth of its rate.
 		history:    entriesParams{certs: 75_000_000, days: 120},
 		nightsBase: entriesParams{certs: 30_000_000, days: 30},
+		shardCerts: 600_000,
+		shards:     8,
 	}
 	if quick {
 		c.ingestEntries = 65536
@@ -67,6 +73,7 @@ func newConfig(quick bool) config {
 		c.replayOrders = 1_000_000
 		c.history = entriesParams{certs: 750_000, days: 120}
 		c.nightsBase = entriesParams{certs: 300_000, days: 30}
+		c.shardCerts = 20_000
 	}
 	return c
 }
@@ -138,6 +145,9 @@ func steps(c config) []step {
 	st = append(st, step{name: "replay-100m", run: (*session).replay100M, rows: rows("replay-100m", "100M orders replayed without running out of memory",
 		fmt.Sprintf("%s orders from `ctgen -orders` piped through `ctlimits replay --orders -` (JSON lines in, CSV decisions to /dev/null)", fmtCount(c.replayOrders)))})
 	st = append(st, historyStep(c.history), nightsStep(c.nightsBase))
+	st = append(st, step{name: "sharded", run: (*session).sharded, rows: rows("sharded", "",
+		fmt.Sprintf("sharded replay: `ctlimits shard --shards %d` then the shards through Apache Beam's Prism runner (replay/beamshard), next to one `ctlimits replay --data` of the same history (`ctgen -entries -certs %s -days 10`, `--issuers all`)", c.shards, fmtInt(int64(c.shardCerts))),
+		"the same, per certificate: sharding, then the shards on Prism, next to the single replay (CPU)")})
 	return st
 }
 
@@ -604,5 +614,70 @@ func (s *session) replay100M(rows []Row) error {
 	rows[0].Measured = fmt.Sprintf("%s orders/s: %s wall, %s CPU, peak RSS %s (ctlimits; ctgen %s CPU)",
 		fmtRate(float64(n)/rr.wall.Seconds()), fmtSeconds(rr.wall), fmtSeconds(rr.cpu()), fmtBytes(rr.maxRSS), fmtSeconds(gr.cpu()))
 	rows[0].Met = fmt.Sprintf("yes (%s orders, peak RSS %s)", fmtCount(n), fmtBytes(rr.maxRSS))
+	return nil
+}
+
+// sharded measures the sharded replay (docs/sharding.md) next to one
+// replay of the same generated history: ctgen writes it twice (same
+// seed, so the same entries), one copy is replayed, the other sharded and
+// replayed shard by shard on Prism.
+func (s *session) sharded(rows []Row) error {
+	ctgen, err := s.ctgen("sharded")
+	if err != nil {
+		return err
+	}
+	one, sharded := filepath.Join(s.cfg.work, "data-sharded-one"), filepath.Join(s.cfg.work, "data-sharded")
+	for _, d := range []string{one, sharded} {
+		if err := os.RemoveAll(d); err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		res := s.r.run("sharded", command{name: ctgen, args: []string{"-entries", d, "-certs", strconv.Itoa(s.cfg.shardCerts), "-days", "10", "-seed", "1"},
+			note: "generation, not measured"})
+		if res.err != nil {
+			return fmt.Errorf("ctgen: %s", errorLine(res))
+		}
+	}
+	beam := filepath.Join(s.cfg.work, "bin", "beamshard")
+	if res := s.r.run("sharded", command{dir: "replay/beamshard", name: s.cfg.goTool, args: []string{"build", "-o", beam, "./cmd/beamshard"}, note: "build, not measured"}); res.err != nil {
+		return fmt.Errorf("building beamshard: %s", errorLine(res))
+	}
+	ctl := func(args ...string) command {
+		return command{name: s.cfg.ctlimits, shown: s.cfg.ctlimitsShown, args: args}
+	}
+	n := strconv.Itoa(s.cfg.shards)
+	single := s.r.run("sharded", ctl("replay", "--data", one, "--issuers", "all", "--from-scratch", "--quiet"))
+	if single.err != nil {
+		return fmt.Errorf("ctlimits replay: %s", errorLine(single))
+	}
+	split := s.r.run("sharded", ctl("shard", "--data", sharded, "--shards", n, "--quiet"))
+	if split.err != nil {
+		return fmt.Errorf("ctlimits shard: %s", errorLine(split))
+	}
+	prism := s.r.run("sharded", command{name: beam, args: []string{"--data", sharded, "--shards", n, "--issuers", "all", "--runner", "prism"}})
+	if prism.err != nil {
+		return fmt.Errorf("beamshard: %s", errorLine(prism))
+	}
+	b, err := os.ReadFile(filepath.Join(sharded, "shards", n, "manifest.json"))
+	if err != nil {
+		return err
+	}
+	var m struct {
+		Certificates int64 `json:"certificates"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil || m.Certificates == 0 {
+		return fmt.Errorf("the sharding's manifest: %v (%d certificates)", err, m.Certificates)
+	}
+	both := split.wall + prism.wall
+	rows[0].Measured = fmt.Sprintf("%s wall: sharding %s, the %s shards on Prism %s (peak RSS %s, %s)",
+		fmtSeconds(both), fmtSeconds(split.wall), n, fmtSeconds(prism.wall), fmtBytes(split.maxRSS), fmtBytes(prism.maxRSS))
+	rows[0].Compared = fmt.Sprintf("one replay: %s wall (peak RSS %s), %s certificates", fmtSeconds(single.wall), fmtBytes(single.maxRSS), fmtInt(m.Certificates))
+	rows[0].Ratio = fmtRatio(single.wall.Seconds() / both.Seconds()) // as speeds: above 1, sharded is faster
+	per := func(d time.Duration) string {
+		return fmt.Sprintf("%.1f µs", float64(d.Microseconds())/float64(m.Certificates))
+	}
+	rows[1].Measured = fmt.Sprintf("sharding %s, Prism %s CPU a certificate", per(split.cpu()), per(prism.cpu()))
+	rows[1].Compared = fmt.Sprintf("one replay %s CPU a certificate", per(single.cpu()))
+	rows[1].Ratio = fmtRatio(single.cpu().Seconds() / (split.cpu() + prism.cpu()).Seconds())
 	return nil
 }

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package main
 
 import (
@@ -238,6 +240,8 @@ func manPage() string {
 		{"decisions.lock", "replay: one replay at a time"},
 		{"replay/<policy-digest>/", "replay: the replayer's state at watermarks, so the next replay resumes"},
 		{"reports/<time>/", "run: run.json, diff.md, report.json, report.md, report.html"},
+		{"shards/<N>/", "shard: N shards of whole connected components (manifest.json, shard=<I>/orders.parquet) and the decisions of their replay --shard workers"},
+		{"shards.lock", "shard: one sharding at a time"},
 		{"run.lock", "run: one nightly job at a time"},
 	} {
 		p(".TP")

@@ -66,13 +66,18 @@ func runReplay(ctx context.Context, env *cmdEnv, args []string) error {
 	ordersPath, _ := fs.GetString("orders")
 	data, _ := fs.GetString("data")
 	switch {
+	case data != "" && fs.Changed("shard"):
+		if ordersPath != "" {
+			return usagef("--shard replays DATA's shards: it takes no --orders")
+		}
+		return runReplayShard(ctx, env, data)
 	case data != "":
 		// With --orders too: the plan laid over DATA's history.
 		return runReplayData(ctx, env, data, ordersPath)
 	case ordersPath == "":
 		return usagef("--orders FILE or --data DIR is required")
 	}
-	for _, f := range []string{"issuers", "domain", "since", "until", "in-memory", "slice", "nb-skew", "from-scratch", "keep-days", "lateness"} {
+	for _, f := range []string{"issuers", "domain", "since", "until", "in-memory", "slice", "nb-skew", "from-scratch", "keep-days", "lateness", "shard"} {
 		if fs.Changed(f) {
 			return usagef("--%s applies to --data replays", f)
 		}

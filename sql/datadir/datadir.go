@@ -14,6 +14,8 @@
 //	  decisions/<generation>/policy=<name>/<stream>-part-<n>.parquet
 //	  decisions.lock                           replay: one replay at a time
 //	  replay/<policy-digest>/...               replay: the replayer's state at watermarks
+//	  shards/<N>/...                           shard: N shards of whole components and their workers' decisions (replay/shard)
+//	  shards.lock                              shard: one sharding at a time
 //	  reports/<time>/{run.json,diff.md,report.json,report.md,report.html}
 //	  run.lock                                 run: one nightly job at a time
 //
