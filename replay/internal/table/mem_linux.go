@@ -15,7 +15,7 @@ const hugePage = 2 << 20
 // pages where they are opt-in (madvise mode), and a random lookup into a
 // table of hundreds of MB then costs a TLB miss on top of the cache miss.
 // The slots hold no pointers, so the garbage collector need not see them.
-func allocSlots[T SetSlot | domainSlot](n int) ([]T, tableMem) {
+func allocSlots[T SetSlot | domainSlot | sortEntry](n int) ([]T, tableMem) {
 	var zero T
 	size := n * int(unsafe.Sizeof(zero))
 	if size < mmapMinBytes {

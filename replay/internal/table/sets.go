@@ -434,6 +434,11 @@ func (t *Sets) Sweep(now, cutoff int64) {
 	}
 }
 
+// sortEntry is Sorted's scratch for one set: hi, the hash's first 8
+// bytes, big-endian; at, the segment's number in the top bits and the
+// slot's index below (a segment has fewer than 2^40 slots).
+type sortEntry struct{ hi, at uint64 }
+
 // Sorted calls fn on every set that keep accepts, in ascending bytewise
 // order of SetHash, and stops at fn's first error. It needs 16 bytes of
 // scratch per kept set (a key prefix and a slot's place), not a copy of
@@ -452,23 +457,24 @@ func (t *Sets) Sorted(keep func(*SetState) bool, fn func(h *[32]byte, st SetStat
 			return err
 		}
 	}
-	// hi: the hash's first 8 bytes, big-endian; at: the segment's number
-	// in the top bits, the slot's index below (a segment has fewer than
-	// 2^40 slots).
-	type entry struct{ hi, at uint64 }
 	const atShift = 40
 	slot := func(at uint64) *SetSlot { return &t.segs[at>>atShift].slots[at&(1<<atShift-1)] }
-	// Sized exactly: at Let's Encrypt's scale (50M live sets) growing by
-	// append would hold two copies of 800 MB at once.
-	ents := make([]entry, 0, t.Count(keep)-len(rare))
+	// Sized exactly (at Let's Encrypt's scale, 50M live sets, growing by
+	// append would hold two copies of 800 MB at once) and, when large,
+	// mapped outside the Go heap and returned at once: a garbage slice
+	// that size would stay until the collector's next cycle, and a
+	// replay writing a state at each midnight would hold two.
+	ents, mem := allocSlots[sortEntry](t.Count(keep) - len(rare))
+	defer mem.release()
+	ents = ents[:0]
 	for g, seg := range t.segs {
 		for i := range seg.slots {
 			if s := &seg.slots[i]; s.Key[0] != 0 && keep(&s.SetState) {
-				ents = append(ents, entry{bits.ReverseBytes64(s.Key[0]), uint64(g)<<atShift | uint64(i)})
+				ents = append(ents, sortEntry{bits.ReverseBytes64(s.Key[0]), uint64(g)<<atShift | uint64(i)})
 			}
 		}
 	}
-	slices.SortFunc(ents, func(a, b entry) int {
+	slices.SortFunc(ents, func(a, b sortEntry) int {
 		if c := cmp.Compare(a.hi, b.hi); c != 0 {
 			return c
 		}
