@@ -15,7 +15,6 @@ import (
 	"testing"
 
 	"github.com/ctlimits/ctlimits/replay/shard"
-	"github.com/ctlimits/ctlimits/sql"
 	"github.com/ctlimits/ctlimits/sql/datadir"
 )
 
@@ -79,19 +78,12 @@ func copyData(t *testing.T, data string) string {
 	return dst
 }
 
-// saveDecisions writes DATA's decisions view (less over_model) to a
-// Parquet file, for differing.
+// saveDecisions writes DATA's decisions to a Parquet file, for differing
+// (as copyDecisions does, less the columns the view computes).
 func saveDecisions(t *testing.T, data string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "ref.parquet")
-	db, err := sql.Open(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.DB().Exec(`COPY (SELECT * EXCLUDE (over_model) FROM decisions) TO '` + path + `' (FORMAT parquet)`); err != nil {
-		t.Fatal(err)
-	}
+	copyDecisions(t, data, path)
 	return path
 }
 
