@@ -9,12 +9,8 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
-	"github.com/apache/arrow/go/v17/parquet/file"
-	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
 	"github.com/ctlimits/ctlimits/replay"
-	"github.com/ctlimits/ctlimits/sql/parquetio"
 )
 
 // CT orders files: the certificates of DATA as orders, in time order, with
@@ -40,37 +36,16 @@ func OpenCTOrders(path string, groups []string, lineColumn string) (r Reader, er
 	if lineColumn != "line_group" && lineColumn != "line_nonstaging" {
 		return nil, fmt.Errorf("orderio: unknown line column %q", lineColumn)
 	}
-	parquetio.Register()
-	if err := checkParquetFile(path, nil); err != nil {
+	pf, fr, sc, err := openCheckedParquet(path)
+	if err != nil {
 		return nil, err
 	}
-	var pf *file.Reader
-	defer func() {
+	defer func() { // as in openCheckedParquet, for the column readers
 		if p := recover(); p != nil {
-			if pf != nil {
-				pf.Close()
-			}
+			pf.Close()
 			r, err = nil, damaged(path, "the footer", "%v", p)
 		}
 	}()
-	pf, err = file.OpenParquetFile(path, false)
-	if err != nil {
-		return nil, damaged(path, "the footer", "%v", err)
-	}
-	if err := checkParquetFile(path, pf); err != nil {
-		pf.Close()
-		return nil, err
-	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: parquetBatch}, memory.DefaultAllocator)
-	if err != nil {
-		pf.Close()
-		return nil, fmt.Errorf("couldn't read %s: %w", path, err)
-	}
-	sc, err := fr.Schema()
-	if err != nil {
-		pf.Close()
-		return nil, fmt.Errorf("couldn't read the schema of %s: %w", path, err)
-	}
 	var indices []int
 	cols := map[string]int{}
 	for _, c := range CTOrderColumns {

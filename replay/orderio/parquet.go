@@ -38,12 +38,16 @@ const parquetBatch = 64 << 10
 
 var orderColumns = []string{"issued_at", "names", "not_before", "not_after", "account", "profile"}
 
-func openParquet(path string) (r *parquetReader, err error) {
+// openCheckedParquet opens a Parquet file for reading with arrow, after
+// checkParquetFile has checked its structure (footer, column chunks, page
+// headers), with bounded decoding (parquetio.Register): a damaged file is
+// an error that names it, never a panic or gigabytes allocated. The caller
+// closes pf.
+func openCheckedParquet(path string) (pf *file.Reader, fr *pqarrow.FileReader, sc *arrow.Schema, err error) {
 	parquetio.Register() // bounded decoding: a damaged page cannot ask for gigabytes
 	if err := checkParquetFile(path, nil); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	var pf *file.Reader
 	defer func() {
 		// The last line of defense: checkParquetFile should have refused
 		// whatever makes arrow panic here.
@@ -51,27 +55,40 @@ func openParquet(path string) (r *parquetReader, err error) {
 			if pf != nil {
 				pf.Close()
 			}
-			r, err = nil, damaged(path, "the footer", "%v", p)
+			pf, fr, sc, err = nil, nil, nil, damaged(path, "the footer", "%v", p)
 		}
 	}()
 	pf, err = file.OpenParquetFile(path, false)
 	if err != nil {
-		return nil, damaged(path, "the footer", "%v", err)
+		return nil, nil, nil, damaged(path, "the footer", "%v", err)
 	}
 	if err := checkParquetFile(path, pf); err != nil {
 		pf.Close()
+		return nil, nil, nil, err
+	}
+	fr, err = pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: parquetBatch}, memory.DefaultAllocator)
+	if err != nil {
+		pf.Close()
+		return nil, nil, nil, fmt.Errorf("couldn't read %s: %w", path, err)
+	}
+	if sc, err = fr.Schema(); err != nil {
+		pf.Close()
+		return nil, nil, nil, fmt.Errorf("couldn't read the schema of %s: %w", path, err)
+	}
+	return pf, fr, sc, nil
+}
+
+func openParquet(path string) (r *parquetReader, err error) {
+	pf, fr, sc, err := openCheckedParquet(path)
+	if err != nil {
 		return nil, err
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: parquetBatch}, memory.DefaultAllocator)
-	if err != nil {
-		pf.Close()
-		return nil, fmt.Errorf("couldn't read %s: %w", path, err)
-	}
-	sc, err := fr.Schema()
-	if err != nil {
-		pf.Close()
-		return nil, fmt.Errorf("couldn't read the schema of %s: %w", path, err)
-	}
+	defer func() { // as in openCheckedParquet, for the column readers
+		if p := recover(); p != nil {
+			pf.Close()
+			r, err = nil, damaged(path, "the footer", "%v", p)
+		}
+	}()
 	var indices []int
 	cols := map[string]int{}
 	for _, c := range orderColumns {
