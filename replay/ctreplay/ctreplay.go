@@ -151,21 +151,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Plan != nil && (cfg.Out == "" || len(cfg.Streams) != 1) {
 		return nil, fmt.Errorf("a plan over DATA is one replay written to an output file, never into DATA")
 	}
-	dd, err := datadir.Open(cfg.Data)
+	e, err := openEngine(cfg)
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open(cfg.Data)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	if !db.Params.HasEntries {
-		return nil, fmt.Errorf("%w in %s: run 'ctlimits ingest --data %s --log LOG' first", ErrNoCertificates, cfg.Data, cfg.Data)
-	}
-	cfg.Chunks.fill()
-	cfg.Resume.fill()
-	e := &engine{cfg: cfg, dd: dd, db: db}
+	defer e.db.Close()
+	dd := e.dd
 	res := &Result{}
 	if cfg.Out == "" {
 		unlock, err := dd.Lock(datadir.DecisionsLock)
@@ -223,6 +214,26 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// openEngine opens DATA for a replay: its layout, and DuckDB's views
+// over its entries, which must hold some. The caller closes e.db.
+func openEngine(cfg Config) (*engine, error) {
+	dd, err := datadir.Open(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	if !db.Params.HasEntries {
+		db.Close()
+		return nil, fmt.Errorf("%w in %s: run 'ctlimits ingest --data %s --log LOG' first", ErrNoCertificates, cfg.Data, cfg.Data)
+	}
+	cfg.Chunks.fill()
+	cfg.Resume.fill()
+	return &engine{cfg: cfg, dd: dd, db: db}, nil
 }
 
 type engine struct {

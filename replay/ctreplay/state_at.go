@@ -10,8 +10,6 @@ import (
 
 	"github.com/ctlimits/ctlimits/replay"
 	"github.com/ctlimits/ctlimits/replay/orderio"
-	"github.com/ctlimits/ctlimits/sql"
-	"github.com/ctlimits/ctlimits/sql/datadir"
 )
 
 // State is the model's state after a stream's history up to an instant,
@@ -37,21 +35,12 @@ func StateAt(ctx context.Context, cfg Config, st Stream, at time.Time) (*State, 
 	if cfg.Workers <= 0 {
 		cfg.Workers = 1
 	}
-	dd, err := datadir.Open(cfg.Data)
+	e, err := openEngine(cfg)
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open(cfg.Data)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	if !db.Params.HasEntries {
-		return nil, fmt.Errorf("%w in %s: run 'ctlimits ingest --data %s --log LOG' first", ErrNoCertificates, cfg.Data, cfg.Data)
-	}
-	cfg.Chunks.fill()
-	cfg.Resume.fill()
-	e := &engine{cfg: cfg, dd: dd, db: db}
+	defer e.db.Close()
+	dd, db := e.dd, e.db
 	where := "(" + st.Where + ") AND issued_at <= ?"
 	args := append(slices.Clone(st.Args), at)
 	out := &State{From: "from scratch"}
@@ -94,7 +83,7 @@ func StateAt(ctx context.Context, cfg Config, st Stream, at time.Time) (*State, 
 			out.From = "the state saved at " + rp.at.Format(time.RFC3339)
 			break
 		}
-		chunks, err := newChunkReader(ctx, db, cfg.Data+" certificates", where, args, cfg.Chunks)
+		chunks, err := newChunkReader(ctx, db, cfg.Data+" certificates", where, args, e.cfg.Chunks)
 		if err != nil {
 			return nil, err
 		}
