@@ -59,6 +59,8 @@ type DB struct {
 	Params Params
 	// dataArg is DATA as the caller named it, for messages.
 	dataArg string
+	// spill is DuckDB's temp_directory, removed by Close.
+	spill string
 	// given: the decisions files were named (OpenDecisions).
 	given bool
 }
@@ -138,19 +140,32 @@ func open(dataDir string, decisions []string, given bool) (*DB, error) {
 	// for an in-memory database, and queries here are one at a time.
 	db.SetMaxOpenConns(1)
 	d := &DB{db: db, Params: p, dataArg: dataDir, given: given}
-	if err := registerFunctions(context.Background(), db); err != nil {
+	// DuckDB spills large sorts and joins to files, by default into .tmp
+	// in the working directory, which may be anywhere (a cron job's, a
+	// read-only one, a small disk). They go to a directory of their own in
+	// the system's temporary directory, removed by Close once DuckDB has
+	// closed (DuckDB aborts the process if it goes first).
+	if d.spill, err = os.MkdirTemp("", "ctlimits-duckdb-"); err != nil {
 		db.Close()
+		return nil, fmt.Errorf("couldn't make DuckDB's spill directory: %w", err)
+	}
+	if _, err := db.Exec("SET temp_directory = " + quote(d.spill)); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("couldn't set DuckDB's spill directory: %w", err)
+	}
+	if err := registerFunctions(context.Background(), db); err != nil {
+		d.Close()
 		return nil, err
 	}
 	if given {
 		if err := d.checkDecisionColumns(); err != nil {
-			db.Close()
+			d.Close()
 			return nil, err
 		}
 	}
 	if err := d.createViews(); err != nil {
 		err = d.Explain(err)
-		db.Close()
+		d.Close()
 		return nil, err
 	}
 	return d, nil
@@ -284,7 +299,14 @@ func (p *Params) setColumns() error {
 }
 
 // Close releases DuckDB.
-func (d *DB) Close() error { return d.db.Close() }
+// Close closes DuckDB, then removes its spill directory.
+func (d *DB) Close() error {
+	err := d.db.Close()
+	if d.spill != "" {
+		err = errors.Join(err, os.RemoveAll(d.spill))
+	}
+	return err
+}
 
 // DB exposes the database/sql handle for callers that scan rows themselves.
 func (d *DB) DB() *dbsql.DB { return d.db }

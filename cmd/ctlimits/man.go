@@ -224,6 +224,10 @@ func manPage() string {
 	p("HTTPS_PROXY for https:// logs, HTTP_PROXY for http:// ones, and NO_PROXY a comma-separated")
 	p(`list of host names, domains (\fB.example.com\fR), IP addresses and CIDR ranges to reach directly,`)
 	p(`or \fB*\fR for all. Requests to localhost and loopback addresses never use a proxy.`)
+	p(".TP")
+	p(".B TMPDIR")
+	p("Where DuckDB spills the sorts and joins that outgrow its memory, in a")
+	p(`directory \fBctlimits\-duckdb\-*\fR removed when the command ends (default \fB/tmp\fR).`)
 
 	p(".SH FILES")
 	p(".TP")
