@@ -100,25 +100,13 @@ func (r *ctOrdersReader) Read(buf []Record) (n int, err error) {
 	// One allocation per batch: rows keep pointers into it.
 	refs := make([]CertRef, len(buf))
 	for n < len(buf) {
-		if r.rec == nil || r.pos >= int(r.rec.NumRows()) {
-			if r.rec != nil {
-				r.row += r.rec.NumRows()
-				r.rec.Release()
-				r.rec = nil
+		if ok, err := r.advance(); err != nil {
+			return n, err
+		} else if !ok {
+			if n == 0 {
+				return 0, io.EOF
 			}
-			if r.done || !r.rr.Next() {
-				r.done = true
-				if err := r.rr.Err(); err != nil && err != io.EOF {
-					return n, damaged(r.name, fmt.Sprintf("the rows after row %d", r.row), "%v", err)
-				}
-				if n == 0 {
-					return 0, io.EOF
-				}
-				return n, nil
-			}
-			r.rec = r.rr.Record()
-			r.rec.Retain()
-			r.pos = 0
+			return n, nil
 		}
 		for ; n < len(buf) && r.pos < int(r.rec.NumRows()); r.pos++ {
 			group := stringAt(r.column("issuer_group"), r.pos)

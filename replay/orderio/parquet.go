@@ -38,6 +38,30 @@ const parquetBatch = 64 << 10
 
 var orderColumns = []string{"issued_at", "names", "not_before", "not_after", "account", "profile"}
 
+// advance makes r.rec a batch with rows left at r.pos, reading batches
+// until one has rows; false at the end of the file, with the error that
+// ended it unless that was the end.
+func (r *parquetReader) advance() (bool, error) {
+	for r.rec == nil || r.pos >= int(r.rec.NumRows()) {
+		if r.rec != nil {
+			r.row += r.rec.NumRows()
+			r.rec.Release()
+			r.rec = nil
+		}
+		if r.done || !r.rr.Next() {
+			r.done = true
+			if err := r.rr.Err(); err != nil && err != io.EOF {
+				return false, damaged(r.name, fmt.Sprintf("the rows after row %d", r.row), "%v", err)
+			}
+			return false, nil
+		}
+		r.rec = r.rr.Record()
+		r.rec.Retain()
+		r.pos = 0
+	}
+	return true, nil
+}
+
 // openCheckedParquet opens a Parquet file for reading with arrow, after
 // checkParquetFile has checked its structure (footer, column chunks, page
 // headers), with bounded decoding (parquetio.Register): a damaged file is
@@ -181,25 +205,13 @@ func (r *parquetReader) Read(buf []Record) (n int, err error) {
 		}
 	}()
 	for n < len(buf) {
-		if r.rec == nil || r.pos >= int(r.rec.NumRows()) {
-			if r.rec != nil {
-				r.row += r.rec.NumRows()
-				r.rec.Release()
-				r.rec = nil
+		if ok, err := r.advance(); err != nil {
+			return n, err
+		} else if !ok {
+			if n == 0 {
+				return 0, io.EOF
 			}
-			if r.done || !r.rr.Next() {
-				r.done = true
-				if err := r.rr.Err(); err != nil && err != io.EOF {
-					return n, damaged(r.name, fmt.Sprintf("the rows after row %d", r.row), "%v", err)
-				}
-				if n == 0 {
-					return 0, io.EOF
-				}
-				return n, nil
-			}
-			r.rec = r.rr.Record()
-			r.rec.Retain()
-			r.pos = 0
+			return n, nil
 		}
 		for ; n < len(buf) && r.pos < int(r.rec.NumRows()); r.pos, n = r.pos+1, n+1 {
 			line := r.row + int64(r.pos) + 1
