@@ -1,7 +1,6 @@
 package orderio
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -32,56 +31,44 @@ var CTOrderColumns = []string{"issued_at", "names", "not_before", "not_after", "
 // the issuer groups in groups; Record.Line is the value of lineColumn
 // (line_group or line_nonstaging), so rows keep their position in the
 // whole stream (Options.PositionFromLine).
-func OpenCTOrders(path string, groups []string, lineColumn string) (r Reader, err error) {
+func OpenCTOrders(path string, groups []string, lineColumn string) (Reader, error) {
 	if lineColumn != "line_group" && lineColumn != "line_nonstaging" {
 		return nil, fmt.Errorf("orderio: unknown line column %q", lineColumn)
 	}
-	pf, fr, sc, err := openCheckedParquet(path)
+	pr, err := openParquetColumns(path, func(sc *arrow.Schema) ([]int, map[string]int, error) {
+		var indices []int
+		cols := map[string]int{}
+		for _, c := range CTOrderColumns {
+			idx := sc.FieldIndices(c)
+			if len(idx) == 0 {
+				return nil, nil, fmt.Errorf("%s: no %q column: not a CT orders file of 'ctlimits shard' (it has %s); run 'ctlimits shard' again", path, c, strings.Join(CTOrderColumns, ", "))
+			}
+			t := sc.Field(idx[0]).Type
+			var bad error
+			switch c {
+			case "issuer", "serial", "issuer_group":
+				if !isString(t) {
+					bad = fmt.Errorf("type %s; want a string", t)
+				}
+			case "line_group", "line_nonstaging":
+				if t.ID() != arrow.INT64 {
+					bad = fmt.Errorf("type %s; want int64", t)
+				}
+			default:
+				bad = checkParquetType(c, t)
+			}
+			if bad != nil {
+				return nil, nil, fmt.Errorf("%s: column %s: %w", path, c, bad)
+			}
+			cols[c] = len(indices)
+			indices = append(indices, idx[0])
+		}
+		return indices, cols, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer func() { // as in openCheckedParquet, for the column readers
-		if p := recover(); p != nil {
-			pf.Close()
-			r, err = nil, damaged(path, "the footer", "%v", p)
-		}
-	}()
-	var indices []int
-	cols := map[string]int{}
-	for _, c := range CTOrderColumns {
-		idx := sc.FieldIndices(c)
-		if len(idx) == 0 {
-			pf.Close()
-			return nil, fmt.Errorf("%s: no %q column: not a CT orders file of 'ctlimits shard' (it has %s); run 'ctlimits shard' again", path, c, strings.Join(CTOrderColumns, ", "))
-		}
-		t := sc.Field(idx[0]).Type
-		var bad error
-		switch c {
-		case "issuer", "serial", "issuer_group":
-			if !isString(t) {
-				bad = fmt.Errorf("type %s; want a string", t)
-			}
-		case "line_group", "line_nonstaging":
-			if t.ID() != arrow.INT64 {
-				bad = fmt.Errorf("type %s; want int64", t)
-			}
-		default:
-			bad = checkParquetType(c, t)
-		}
-		if bad != nil {
-			pf.Close()
-			return nil, fmt.Errorf("%s: column %s: %w", path, c, bad)
-		}
-		cols[c] = len(indices)
-		indices = append(indices, idx[0])
-	}
-	rr, err := fr.GetRecordReader(context.Background(), indices, nil)
-	if err != nil {
-		pf.Close()
-		return nil, fmt.Errorf("couldn't read %s: %w", path, err)
-	}
-	return &ctOrdersReader{parquetReader: parquetReader{name: path, pf: pf, rr: rr, cols: cols},
-		groups: groups, lineCol: lineColumn}, nil
+	return &ctOrdersReader{parquetReader: *pr, groups: groups, lineCol: lineColumn}, nil
 }
 
 type ctOrdersReader struct {

@@ -102,7 +102,11 @@ func openCheckedParquet(path string) (pf *file.Reader, fr *pqarrow.FileReader, s
 	return pf, fr, sc, nil
 }
 
-func openParquet(path string) (r *parquetReader, err error) {
+// openParquetColumns opens a Parquet file (openCheckedParquet) and reads
+// the columns pick chooses from its schema: their indices among the file's
+// fields, and each one's name with its place among them. pick's error is
+// the caller's message about a missing or mistyped column.
+func openParquetColumns(path string, pick func(sc *arrow.Schema) (indices []int, cols map[string]int, err error)) (r *parquetReader, err error) {
 	pf, fr, sc, err := openCheckedParquet(path)
 	if err != nil {
 		return nil, err
@@ -113,23 +117,10 @@ func openParquet(path string) (r *parquetReader, err error) {
 			r, err = nil, damaged(path, "the footer", "%v", p)
 		}
 	}()
-	var indices []int
-	cols := map[string]int{}
-	for _, c := range orderColumns {
-		idx := sc.FieldIndices(c)
-		if len(idx) == 0 {
-			if c == "issued_at" || c == "names" {
-				pf.Close()
-				return nil, fmt.Errorf("%s: no %q column; an orders file has issued_at, names and optionally not_before, not_after, account, profile", path, c)
-			}
-			continue
-		}
-		if err := checkParquetType(c, sc.Field(idx[0]).Type); err != nil {
-			pf.Close()
-			return nil, fmt.Errorf("%s: column %s: %w", path, c, err)
-		}
-		cols[c] = len(indices)
-		indices = append(indices, idx[0])
+	indices, cols, err := pick(sc)
+	if err != nil {
+		pf.Close()
+		return nil, err
 	}
 	rr, err := fr.GetRecordReader(context.Background(), indices, nil)
 	if err != nil {
@@ -137,6 +128,28 @@ func openParquet(path string) (r *parquetReader, err error) {
 		return nil, fmt.Errorf("couldn't read %s: %w", path, err)
 	}
 	return &parquetReader{name: path, pf: pf, rr: rr, cols: cols}, nil
+}
+
+func openParquet(path string) (*parquetReader, error) {
+	return openParquetColumns(path, func(sc *arrow.Schema) ([]int, map[string]int, error) {
+		var indices []int
+		cols := map[string]int{}
+		for _, c := range orderColumns {
+			idx := sc.FieldIndices(c)
+			if len(idx) == 0 {
+				if c == "issued_at" || c == "names" {
+					return nil, nil, fmt.Errorf("%s: no %q column; an orders file has issued_at, names and optionally not_before, not_after, account, profile", path, c)
+				}
+				continue
+			}
+			if err := checkParquetType(c, sc.Field(idx[0]).Type); err != nil {
+				return nil, nil, fmt.Errorf("%s: column %s: %w", path, c, err)
+			}
+			cols[c] = len(indices)
+			indices = append(indices, idx[0])
+		}
+		return indices, cols, nil
+	})
 }
 
 func checkParquetType(col string, t arrow.DataType) error {
