@@ -452,6 +452,22 @@ func (r *whatifResult) verdict() string {
 	return s
 }
 
+// limitCells are a limit's table cells, in text and markdown alike; none
+// fills the cells that have no value.
+func limitCells(l whatif.LimitOutcome, none string) (bites, first, fewest, override string) {
+	bites, first, fewest, override = "no", none, none, none
+	if l.Bit {
+		bites, first = "yes", l.First.Format(whatifTime)
+	}
+	if l.Fewest >= 0 {
+		fewest = fmt.Sprintf("%d of %d", l.Fewest, l.Burst)
+	}
+	if l.Override != nil {
+		override = fmt.Sprintf("%d/week", l.Override.Needed)
+	}
+	return bites, first, fewest, override
+}
+
 func (r *whatifResult) writeText(w io.Writer) error {
 	fmt.Fprintf(w, "WHAT-IF: %s\n", r.headline())
 	fmt.Fprintf(w, "history: %s under %s, %d orders (%s)\n", r.Stream, r.Policy, r.History, r.HistoryFrom)
@@ -463,16 +479,7 @@ func (r *whatifResult) writeText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  LIMIT\tBITES\tFIRST\tLIMITED\tBUCKETS\tFEWEST_LEFT\tOVERRIDE\n")
 	for _, l := range r.Limits {
-		first, bites, fewest, ov := "-", "no", "-", "-"
-		if l.Bit {
-			bites, first = "yes", l.First.Format(whatifTime)
-		}
-		if l.Fewest >= 0 {
-			fewest = fmt.Sprintf("%d of %d", l.Fewest, l.Burst)
-		}
-		if l.Override != nil {
-			ov = fmt.Sprintf("%d/week", l.Override.Needed)
-		}
+		bites, first, fewest, ov := limitCells(l, "-")
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%s\t%s\n", l.Limit, bites, first, l.Orders, l.Buckets, fewest, ov)
 	}
 	if err := tw.Flush(); err != nil {
@@ -488,16 +495,7 @@ func (r *whatifResult) writeMarkdown(w io.Writer) error {
 	fmt.Fprintf(w, "- Projected: %s\n\n", r.projected())
 	fmt.Fprintf(w, "| limit | bites | first | limited | buckets | fewest left | override |\n|---|---|---|---:|---:|---|---|\n")
 	for _, l := range r.Limits {
-		first, bites, fewest, ov := "", "no", "", ""
-		if l.Bit {
-			bites, first = "yes", l.First.Format(whatifTime)
-		}
-		if l.Fewest >= 0 {
-			fewest = fmt.Sprintf("%d of %d", l.Fewest, l.Burst)
-		}
-		if l.Override != nil {
-			ov = fmt.Sprintf("%d/week", l.Override.Needed)
-		}
+		bites, first, fewest, ov := limitCells(l, "")
 		fmt.Fprintf(w, "| %s | %s | %s | %d | %d | %s | %s |\n", l.Limit, bites, first, l.Orders, l.Buckets, fewest, ov)
 	}
 	_, err := fmt.Fprintf(w, "\n%s\n", r.verdict())
