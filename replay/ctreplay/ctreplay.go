@@ -452,7 +452,7 @@ func (e *engine) replayChunked(ctx context.Context, st Stream, where string, arg
 		if _, err := datadir.SweepTemp(rdir); err != nil {
 			return res, err
 		}
-		if files, err = entriesFiles(e.dd); err != nil {
+		if files, err = e.dd.EntriesFiles(); err != nil {
 			return res, err
 		}
 		if rp, err = e.findResume(ctx, st, rdir, files); err != nil {

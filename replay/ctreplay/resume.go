@@ -139,34 +139,6 @@ func readResumeRecord(dir string) (*resumeRecord, error) {
 	return &r, nil
 }
 
-// entriesFiles lists DATA's entries files with their sizes.
-func entriesFiles(dd *datadir.Dir) (map[string]int64, error) {
-	files := map[string]int64{}
-	root := dd.Path("entries")
-	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) && p == root {
-			return filepath.SkipDir
-		}
-		if err != nil {
-			return err
-		}
-		if e.IsDir() || !strings.HasSuffix(p, ".parquet") || datadir.IsTemp(e.Name()) {
-			return nil
-		}
-		info, err := e.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		files[filepath.ToSlash(rel)] = info.Size()
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("couldn't list the entries files: %w", err)
-	}
-	return files, nil
-}
-
 // resumePoint is where a replay starts.
 type resumePoint struct {
 	rep    *replay.Replayer // nil: from scratch

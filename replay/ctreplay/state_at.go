@@ -67,7 +67,7 @@ func StateAt(ctx context.Context, cfg Config, st Stream, at time.Time) (*State, 
 	default:
 		var rp resumePoint
 		if !cfg.Resume.FromScratch {
-			files, err := entriesFiles(dd)
+			files, err := dd.EntriesFiles()
 			if err != nil {
 				return nil, err
 			}

@@ -119,28 +119,13 @@ func ReadManifest(dir string, n int) (*Manifest, error) {
 // are immutable: ingest only adds files, so a new digest means new
 // entries.
 func EntriesDigest(dd *datadir.Dir) (digest string, files int, err error) {
-	root := dd.Path("entries")
-	var list []string
-	err = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) && p == root {
-			return filepath.SkipDir
-		}
-		if err != nil {
-			return err
-		}
-		if e.IsDir() || !strings.HasSuffix(p, ".parquet") || datadir.IsTemp(e.Name()) {
-			return nil
-		}
-		info, err := e.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		list = append(list, fmt.Sprintf("%s\x00%d\n", filepath.ToSlash(rel), info.Size()))
-		return nil
-	})
+	sizes, err := dd.EntriesFiles()
 	if err != nil {
-		return "", 0, fmt.Errorf("couldn't list the entries files: %w", err)
+		return "", 0, err
+	}
+	list := make([]string, 0, len(sizes))
+	for rel, size := range sizes {
+		list = append(list, fmt.Sprintf("%s\x00%d\n", rel, size))
 	}
 	slices.Sort(list)
 	h := sha256.New()

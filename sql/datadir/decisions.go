@@ -172,6 +172,37 @@ func (d *Dir) DecisionsModTime() time.Time {
 	return t
 }
 
+// EntriesFiles lists DATA's entries files (finished ones, not an ingest's
+// temporary files) by their path under DATA/entries, with slashes, and
+// their sizes. Entries files are immutable (ingest only adds files), so
+// the list says what entries DATA holds. No entries directory is none.
+func (d *Dir) EntriesFiles() (map[string]int64, error) {
+	files := map[string]int64{}
+	root := d.Path("entries")
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && p == root {
+			return filepath.SkipDir
+		}
+		if err != nil {
+			return err
+		}
+		if e.IsDir() || !strings.HasSuffix(p, ".parquet") || IsTemp(e.Name()) {
+			return nil
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		files[filepath.ToSlash(rel)] = info.Size()
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("couldn't list the entries files: %w", err)
+	}
+	return files, nil
+}
+
 // EntriesNewerThan counts the entries files written after t.
 func (d *Dir) EntriesNewerThan(t time.Time) int {
 	n := 0
