@@ -206,10 +206,12 @@ func (b *builder) domainStats(list []string) (map[string]*DomainStats, error) {
 		return nil, err
 	}
 	// Peak: for each new certificate, the new certificates in the 168
-	// hours ending at it, (t-168h, t].
+	// hours ending at it, (t-168h, t]; of weeks that tie, the earliest
+	// (arg_max alone would pick one by scan order, and reports on the
+	// same decisions would differ).
 	err = stats(`, w AS (SELECT domain, issued_at, count(*) OVER (PARTITION BY domain ORDER BY epoch_us(issued_at)
 	    RANGE BETWEEN 604799999999 PRECEDING AND CURRENT ROW) AS c FROM f WHERE decision = 'new')
-	  SELECT domain, max(c), arg_max(issued_at, c) FROM w GROUP BY domain`, nil,
+	  SELECT domain, max(c), arg_max(issued_at, (c, -epoch_us(issued_at))) FROM w GROUP BY domain`, nil,
 		func(s *DomainStats) []any { return []any{&s.Domain, &s.Peak7d, &s.PeakAt} },
 		func(o, s *DomainStats) { o.Peak7d, o.PeakAt = s.Peak7d, s.PeakAt.UTC() })
 	if err != nil {
@@ -231,7 +233,7 @@ func (b *builder) domainStats(list []string) (map[string]*DomainStats, error) {
 	    WHERE domain IN (SELECT unnest(`+in+`))),
 	  w AS (SELECT domain, issued_at, count(*) OVER (PARTITION BY domain ORDER BY epoch_us(issued_at)
 	    RANGE BETWEEN 604799999999 PRECEDING AND CURRENT ROW) AS c FROM n)
-	  SELECT domain, max(c), arg_max(issued_at, c),
+	  SELECT domain, max(c), arg_max(issued_at, (c, -epoch_us(issued_at))),
 	    count(*) FILTER (issued_at > ?::TIMESTAMP - INTERVAL 168 HOURS AND issued_at <= ?::TIMESTAMP) FROM w GROUP BY domain`, []any{at, at},
 		func(s *DomainStats) []any { return []any{&s.Domain, &s.PeakIssued, &s.PeakIssuedAt, &s.WeekIssued} },
 		func(o, s *DomainStats) {
